@@ -1,0 +1,19 @@
+"""spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
+from . import architectures  # noqa: F401  (registers the architectures)
+from .backbone import Backbone, BackboneError, get_backbone
+from .config import PromptConfig
+from .pipeline import PromptMultiLabelTextCategorizer, PromptTextCategorizer
+from .report import ParameterReport, parameter_report
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backbone",
+    "BackboneError",
+    "get_backbone",
+    "PromptConfig",
+    "PromptTextCategorizer",
+    "PromptMultiLabelTextCategorizer",
+    "ParameterReport",
+    "parameter_report",
+]

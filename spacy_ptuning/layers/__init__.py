@@ -1,0 +1,1 @@
+"""Small single-purpose pieces the architectures are assembled from."""

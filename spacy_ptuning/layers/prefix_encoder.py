@@ -1,0 +1,90 @@
+"""Trainable prompt parameters (torch), in the layout the backbone consumes."""
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..backbone import Backbone
+from ..config import PromptConfig
+
+
+class PrefixEncoder(nn.Module):
+    """Holds the prompts of one component and produces them for a batch.
+
+    Deep mode yields, per layer, a (key, value) pair shaped
+    [batch, heads, prefix_length, head_dim]; shallow mode yields prompt vectors
+    [batch, prefix_length, hidden] for the input embeddings. With
+    prefix_projection the stored table is hidden-wide and an MLP maps it to the
+    output width (prefix-tuning's reparameterisation).
+    """
+
+    def __init__(self, cfg: PromptConfig, backbone: Backbone) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.n_layers = backbone.n_layers
+        self.n_heads = backbone.n_heads
+        self.hidden = backbone.hidden_size
+        self.head_dim = self.hidden // self.n_heads
+        out_width = self.hidden * (2 * self.n_layers if cfg.mode == "deep" else 1)
+        table_width = self.hidden if cfg.prefix_projection else out_width
+        generator = torch.Generator().manual_seed(cfg.seed)
+        self.table = nn.Parameter(self._initial_table(cfg, backbone, table_width, generator))
+        self.mlp: Optional[nn.Module] = None
+        if cfg.prefix_projection:
+            self.mlp = nn.Sequential(
+                nn.Linear(self.hidden, cfg.projection_hidden),
+                nn.Tanh(),
+                nn.Linear(cfg.projection_hidden, out_width),
+            )
+            with torch.no_grad():
+                for layer in (self.mlp[0], self.mlp[2]):
+                    layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * cfg.init_std)
+                    layer.bias.zero_()
+        self.dropout = nn.Dropout(cfg.prefix_dropout)
+
+    def _initial_table(
+        self, cfg: PromptConfig, backbone: Backbone, width: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        shape = (cfg.prefix_length, width)
+        if cfg.init == "uniform":
+            return (torch.rand(shape, generator=generator) * 2 - 1) * cfg.init_std
+        if cfg.init == "vocab":
+            return self._vocab_table(cfg, backbone, width, generator)
+        return torch.randn(shape, generator=generator) * cfg.init_std
+
+    def _vocab_table(
+        self, cfg: PromptConfig, backbone: Backbone, width: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Embeddings of random vocabulary tokens, or in deep mode their keys and values at each layer."""
+        embeddings = backbone.model.get_input_embeddings().weight.detach().float().cpu()
+        ids = torch.randint(0, embeddings.shape[0], (cfg.prefix_length,), generator=generator)
+        emb = embeddings[ids]
+        if width == self.hidden:
+            return emb.clone()
+        with torch.no_grad():
+            parts = []
+            for layer in backbone.model.encoder.layer:
+                attention = layer.attention.self
+                parts.append(_linear(attention.key, emb))
+                parts.append(_linear(attention.value, emb))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, batch_size: int) -> torch.Tensor:
+        """Prompts for the batch: [batch, prefix, out_width] before reshaping."""
+        prompts = self.table if self.mlp is None else self.mlp(self.table)
+        prompts = self.dropout(prompts)
+        return prompts.unsqueeze(0).expand(batch_size, -1, -1)
+
+    def past_key_values(self, batch_size: int) -> Tuple[Tuple[torch.Tensor, torch.Tensor], ...]:
+        """Deep prompts as one (key, value) pair per layer, [batch, heads, prefix, head_dim]."""
+        prompts = self.forward(batch_size)
+        prefix = prompts.shape[1]
+        kv = prompts.reshape(batch_size, prefix, 2 * self.n_layers, self.n_heads, self.head_dim)
+        kv = kv.permute(2, 0, 3, 1, 4)
+        return tuple((kv[2 * i], kv[2 * i + 1]) for i in range(self.n_layers))
+
+
+def _linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    weight = layer.weight.detach().float().cpu()
+    bias = layer.bias.detach().float().cpu() if layer.bias is not None else None
+    return nn.functional.linear(x, weight, bias)

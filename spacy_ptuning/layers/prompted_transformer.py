@@ -1,0 +1,84 @@
+"""The frozen backbone run with one component's prompts (torch)."""
+import torch
+from torch import nn
+
+from ..backbone import Backbone
+from ..config import PromptConfig
+from .prefix_encoder import PrefixEncoder
+
+
+class PromptedTransformer(nn.Module):
+    """Runs a shared, frozen backbone conditioned on this module's own prompts.
+
+    Only the prompts are registered as parameters: state_dict(), parameters()
+    and any optimizer see the prompts alone, never the backbone.
+
+    Position policy: real tokens keep positions 0..L-1 (RoBERTa: offset by its
+    padding index as usual), whatever the prompt length, so prompts do not eat
+    into the position table and a fully masked prefix reproduces the plain
+    backbone exactly. (The reference implementation lets transformers shift
+    positions by the prefix length; we pass position_ids to avoid that.)
+    """
+
+    def __init__(self, cfg: PromptConfig, backbone: Backbone) -> None:
+        super().__init__()
+        self.cfg = cfg
+        # A plain attribute, not a submodule: shared, frozen, never serialised.
+        self.__dict__["backbone"] = backbone
+        self.prefix = PrefixEncoder(cfg, backbone) if cfg.mode != "none" else None
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        prompt_visible: bool = True,
+    ) -> torch.Tensor:
+        """Last hidden states [batch, seq, hidden] of the real (non-prompt) positions."""
+        backbone: Backbone = self.backbone
+        device = input_ids.device
+        backbone.to(device)
+        position_ids = self.position_ids(input_ids, attention_mask)
+        if self.prefix is None:
+            with torch.no_grad():
+                return backbone.model(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                    position_ids=position_ids,
+                ).last_hidden_state
+        batch_size = input_ids.shape[0]
+        n_prompts = self.cfg.prefix_length
+        prompt_mask = torch.full(
+            (batch_size, n_prompts), int(prompt_visible), dtype=attention_mask.dtype, device=device
+        )
+        mask = torch.cat([prompt_mask, attention_mask], dim=1)
+        if self.cfg.mode == "deep":
+            return backbone.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                token_type_ids=token_type_ids,
+                position_ids=position_ids,
+                past_key_values=self.prefix.past_key_values(batch_size),
+                use_cache=False,
+            ).last_hidden_state
+        embeddings = backbone.model.get_input_embeddings()(input_ids)
+        prompts = self.prefix(batch_size).to(embeddings.dtype)
+        first = position_ids[:, :1].expand(-1, n_prompts)
+        hidden = backbone.model(
+            inputs_embeds=torch.cat([prompts, embeddings], dim=1),
+            attention_mask=mask,
+            token_type_ids=torch.cat([torch.zeros_like(first), token_type_ids], dim=1),
+            position_ids=torch.cat([first, position_ids], dim=1),
+        ).last_hidden_state
+        return hidden[:, n_prompts:]
+
+    def position_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Unshifted positions of the real tokens (the policy in the class docstring)."""
+        backbone: Backbone = self.backbone
+        seq = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        if not backbone.is_roberta_like:
+            return seq.expand(input_ids.shape[0], -1)
+        padding_idx = int(backbone.config.pad_token_id)
+        mask = attention_mask.long()
+        return (torch.cumsum(mask, dim=1) * mask) + padding_idx

@@ -1,0 +1,71 @@
+"""Save and load a prompt-tuned component as cfg + adapter.safetensors."""
+from pathlib import Path
+from typing import Iterable, Union
+
+import srsly
+from thinc.api import Model
+
+from ..backbone import get_backbone
+from ..layers.encoder import get_torch_module
+from ..serialize import ArtifactMismatchError, adapter_from_bytes, adapter_metadata, adapter_to_bytes
+
+ADAPTER_FILE = "adapter.safetensors"
+CFG_FILE = "cfg"
+
+
+class AdapterSerializationMixin:
+    """to_disk/from_disk/to_bytes/from_bytes for TrainablePipes over a prompt encoder.
+
+    Writes the component's cfg and its trainable weights (prompts + head) in
+    safetensors with the backbone's name and fingerprint; the backbone itself
+    is never written.
+    """
+
+    model: Model
+    cfg: dict
+    name: str
+
+    def _adapter_bytes(self) -> bytes:
+        backbone = get_torch_module(self.model).backbone
+        meta = {"backbone_fingerprint": backbone.fingerprint, "component": self.name}
+        return adapter_to_bytes(self.model, meta)
+
+    def _load_adapter(self, data: bytes) -> None:
+        backbone = get_torch_module(self.model).backbone
+        saved = adapter_metadata(data).get("backbone_fingerprint")
+        if saved and saved != backbone.fingerprint:
+            raise ArtifactMismatchError(
+                f"Component {self.name!r} was trained on a backbone with fingerprint {saved[:12]}..., "
+                f"but the configured backbone ({backbone.path}) has {backbone.fingerprint[:12]}...: "
+                "prompts only work with the exact weights they were trained on. Point the "
+                "component's backbone setting at the original model."
+            )
+        adapter_from_bytes(self.model, data, what=f"component {self.name!r}")
+        self._check_loaded()
+
+    def _check_loaded(self) -> None:
+        """Hook for components to validate cfg against the loaded weights."""
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        return srsly.msgpack_dumps({"cfg": self.cfg, "adapter": self._adapter_bytes()})
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()):
+        msg = srsly.msgpack_loads(bytes_data)
+        self.cfg.update(msg["cfg"])
+        self._load_adapter(msg["adapter"])
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / CFG_FILE, self.cfg)
+        (path / ADAPTER_FILE).write_bytes(self._adapter_bytes())
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()):
+        path = Path(path)
+        for needed in (CFG_FILE, ADAPTER_FILE):
+            if not (path / needed).exists():
+                raise ArtifactMismatchError(f"Component {self.name!r}: {path / needed} is missing.")
+        self.cfg.update(srsly.read_json(path / CFG_FILE))
+        self._load_adapter((path / ADAPTER_FILE).read_bytes())
+        return self

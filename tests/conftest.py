@@ -1,0 +1,83 @@
+"""Tiny randomly initialised BERT and RoBERTa backbones, built locally per session."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+WORDS = (
+    "the a an and or but of to in on at for with by from is was are were be good bad great awful "
+    "movie film plot actor story fun boring love hate john mary london paris acme corp "
+    "city river new york visited works likes said who where when what which question answer "
+    "north south east west red blue green one two three four five six seven eight nine ten"
+).split()
+
+
+def _chars() -> list:
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'\"-:;()")
+    chinese = list("北京上海中国人民银行公司大学我们的是在有和了不这")
+    return letters + chinese
+
+
+def write_bert(path: Path, max_positions: int = 64, chinese: bool = True) -> Path:
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path.mkdir(parents=True, exist_ok=True)
+    chars = _chars() if chinese else _chars()[:47]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + chars + ["##" + c for c in chars[:36]]
+    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
+    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    tokenizer.model_max_length = max_positions
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=max_positions, type_vocab_size=2,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(path)
+    return path
+
+
+def write_roberta(path: Path, max_positions: int = 64) -> Path:
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizerFast
+
+    path.mkdir(parents=True, exist_ok=True)
+    trainer = ByteLevelBPETokenizer()
+    trainer.train_from_iterator(
+        [" ".join(WORDS)] * 5, vocab_size=400, min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False,
+    )
+    trainer.save_model(str(path))
+    tokenizer = RobertaTokenizerFast(
+        vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"), add_prefix_space=True
+    )
+    tokenizer.model_max_length = max_positions
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=max_positions + 2, type_vocab_size=1,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )
+    RobertaModel(config, add_pooling_layer=False).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory) -> Path:
+    return write_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def roberta_dir(tmp_path_factory) -> Path:
+    return write_roberta(tmp_path_factory.mktemp("tiny-roberta"))
+
+
+@pytest.fixture(params=["bert", "roberta"])
+def backbone_dir(request, bert_dir, roberta_dir) -> Path:
+    return bert_dir if request.param == "bert" else roberta_dir
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf8"))
