@@ -23,6 +23,9 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Never reach a model hub, whatever the caller's environment says.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# nlp.pipe(n_process>1) forks; torch's intra-op thread pool does not survive a
+# fork and the child would hang on its first matrix product.
+os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
 
 
 class BackboneError(ValueError):

@@ -1,0 +1,113 @@
+"""Deep/shallow prompt injection into BERT and RoBERTa, pinned against transformers' behaviour."""
+import pytest
+import torch
+
+from spacy_ptuning.backbone import get_backbone
+from spacy_ptuning.config import PromptConfig
+from spacy_ptuning.layers.prompted_transformer import PromptedTransformer
+
+
+def _inputs(backbone, texts=("good movie", "the plot was boring and bad")):
+    enc = backbone.tokenizer([t.split() for t in texts], is_split_into_words=True, padding=True, return_tensors="pt")
+    return enc["input_ids"], enc["attention_mask"], torch.zeros_like(enc["input_ids"])
+
+
+@pytest.mark.parametrize("mode", ["deep", "shallow"])
+def test_masked_prefix_leaves_outputs_unchanged(backbone_dir, mode):
+    backbone = get_backbone(backbone_dir)
+    module = PromptedTransformer(PromptConfig(prefix_length=5, mode=mode, init_std=1.0), backbone)
+    module.eval()
+    ids, mask, types = _inputs(backbone)
+    plain = backbone.model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+    hidden = module(ids, mask, types, prompt_visible=False)
+    real = mask.bool()
+    assert hidden.shape == plain.shape
+    torch.testing.assert_close(hidden[real], plain[real], atol=1e-5, rtol=1e-5)
+    visible = module(ids, mask, types)
+    assert (visible[real] - plain[real]).abs().max() > 1e-3
+
+
+def test_transformers_shifts_positions_unless_given(backbone_dir):
+    """Pins the transformers behaviour our position policy relies on (4.53.x)."""
+    backbone = get_backbone(backbone_dir)
+    module = PromptedTransformer(PromptConfig(prefix_length=3, init_std=1.0), backbone)
+    module.eval()
+    ids, mask, types = _inputs(backbone)
+    past = module.prefix.past_key_values(ids.shape[0])
+    full_mask = torch.cat([torch.zeros(ids.shape[0], 3, dtype=mask.dtype), mask], dim=1)
+    unshifted = module.position_ids(ids, mask)
+    with torch.no_grad():
+        implicit = backbone.model(input_ids=ids, attention_mask=full_mask, token_type_ids=types, past_key_values=past).last_hidden_state
+        explicit_shift = backbone.model(
+            input_ids=ids, attention_mask=full_mask, token_type_ids=types, past_key_values=past,
+            position_ids=unshifted + 3,
+        ).last_hidden_state
+        ours = backbone.model(
+            input_ids=ids, attention_mask=full_mask, token_type_ids=types, past_key_values=past, position_ids=unshifted
+        ).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(implicit[real], explicit_shift[real], atol=1e-5, rtol=1e-5)
+    assert (ours[real] - implicit[real]).abs().max() > 1e-4
+
+
+def test_past_key_values_layout(bert_dir):
+    backbone = get_backbone(bert_dir)
+    prefix = PromptedTransformer(PromptConfig(prefix_length=7), backbone).prefix
+    past = prefix.past_key_values(3)
+    assert len(past) == backbone.n_layers
+    for key, value in past:
+        assert key.shape == value.shape == (3, backbone.n_heads, 7, backbone.hidden_size // backbone.n_heads)
+
+
+@pytest.mark.parametrize("projection", [False, True])
+@pytest.mark.parametrize("mode", ["deep", "shallow"])
+def test_gradients_reach_prompts_and_never_backbone(backbone_dir, mode, projection):
+    backbone = get_backbone(backbone_dir)
+    cfg = PromptConfig(prefix_length=4, mode=mode, prefix_projection=projection, projection_hidden=8)
+    module = PromptedTransformer(cfg, backbone)
+    module.train()
+    ids, mask, types = _inputs(backbone)
+    module(ids, mask, types).pow(2).sum().backward()
+    trainable = dict(module.named_parameters())
+    assert trainable and all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable.values())
+    assert all(not p.requires_grad and p.grad is None for p in backbone.model.parameters())
+    assert not any(k.startswith("backbone") for k in module.state_dict())
+
+
+def test_prompt_sizes(bert_dir):
+    backbone = get_backbone(bert_dir)
+    n_layers, hidden = backbone.n_layers, backbone.hidden_size
+    deep = PromptedTransformer(PromptConfig(prefix_length=6), backbone)
+    assert sum(p.numel() for p in deep.parameters()) == 6 * 2 * n_layers * hidden
+    shallow = PromptedTransformer(PromptConfig(prefix_length=6, mode="shallow"), backbone)
+    assert sum(p.numel() for p in shallow.parameters()) == 6 * hidden
+    projected = PromptedTransformer(PromptConfig(prefix_length=6, prefix_projection=True, projection_hidden=10), backbone)
+    expected = 6 * hidden + (hidden * 10 + 10) + (10 * 2 * n_layers * hidden + 2 * n_layers * hidden)
+    assert sum(p.numel() for p in projected.parameters()) == expected
+    assert PromptedTransformer(PromptConfig(mode="none"), backbone).prefix is None
+
+
+def test_vocab_init_uses_backbone_keys(bert_dir):
+    backbone = get_backbone(bert_dir)
+    module = PromptedTransformer(PromptConfig(prefix_length=3, init="vocab", seed=1), backbone)
+    table = module.prefix.table.detach()
+    emb = backbone.model.get_input_embeddings().weight
+    ids = torch.randint(0, emb.shape[0], (3,), generator=torch.Generator().manual_seed(1))
+    layer0 = backbone.model.encoder.layer[0].attention.self
+    torch.testing.assert_close(table[:, : backbone.hidden_size], layer0.key(emb[ids]).detach())
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"prefix_length": 0}, "prefix_length must be an integer >= 1, got 0"),
+        ({"prefix_length": -3}, "got -3"),
+        ({"mode": "wide"}, "Unknown prompt mode 'wide'"),
+        ({"init": "zeros"}, "Unknown prompt init 'zeros'"),
+        ({"prefix_dropout": 1.5}, "prefix_dropout must be in [0, 1)"),
+    ],
+)
+def test_bad_prompt_config(kwargs, fragment):
+    with pytest.raises(ValueError) as err:
+        PromptConfig(**kwargs)
+    assert fragment in str(err.value)
