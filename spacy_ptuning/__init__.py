@@ -1,5 +1,5 @@
 """spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
-from . import architectures  # noqa: F401  (registers the architectures)
+from . import architectures, loggers  # noqa: F401  (registers them)
 from .backbone import Backbone, BackboneError, get_backbone
 from .config import PromptConfig
 from .pipeline import PromptMultiLabelTextCategorizer, PromptTextCategorizer

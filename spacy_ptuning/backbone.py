@@ -188,9 +188,16 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
         raise BackboneError(f"Backbone {str(name)!r} ({path}): its tokenizer could not be loaded: {err}") from err
     if not getattr(tokenizer, "is_fast", False):
         raise BackboneError(f"Backbone {str(name)!r} ({path}) needs a fast (Rust) tokenizer.")
-    model = AutoModel.from_pretrained(
-        path, local_files_only=True, add_pooling_layer=False, attn_implementation="sdpa"
-    )
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the unused pooler weights are expected
+    try:
+        model = AutoModel.from_pretrained(
+            path, local_files_only=True, add_pooling_layer=False, attn_implementation="sdpa"
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
     model.requires_grad_(False)
     model.eval()
     # Keep the backbone in eval mode even if someone calls .train() on it.

@@ -1,5 +1,6 @@
 """Tiny randomly initialised BERT and RoBERTa backbones, built locally per session."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,13 @@ def backbone_dir(request, bert_dir, roberta_dir) -> Path:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text(encoding="utf8"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _gpu_when_asked():
+    """SPACY_PTUNING_TEST_GPU=1 runs the whole suite on GPU 0 (thinc CupyOps + torch CUDA)."""
+    if os.environ.get("SPACY_PTUNING_TEST_GPU"):
+        import spacy
+
+        spacy.require_gpu(0)
+    yield
