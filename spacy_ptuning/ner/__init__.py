@@ -1,0 +1,1 @@
+"""Named-entity recognition pieces: BIO tag sets, constrained decoding, seqeval scoring."""

@@ -1,0 +1,49 @@
+"""Entity scores computed with seqeval (strict IOB2 mode, as in the CoNLL evaluation)."""
+from typing import Any, Dict, Iterable, List
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+from spacy.training import Example
+from spacy.util import registry
+
+from .tags import OUTSIDE
+
+
+def doc_bio(doc) -> List[str]:
+    """IOB2 tags of a doc's entities (spaCy's `ent_iob_` + `ent_type_`)."""
+    return [OUTSIDE if t.ent_iob_ in ("O", "") else f"{t.ent_iob_}-{t.ent_type_}" for t in doc]
+
+
+def seqeval_scores(examples: Iterable[Example], prefix: str = "ents_seqeval") -> Dict[str, Any]:
+    """Micro P/R/F over all entities, and per type, with seqeval's strict IOB2 mode."""
+    gold, pred = [], []
+    for eg in examples:
+        gold.append(doc_bio(eg.reference))
+        pred.append(doc_bio(eg.predicted))
+    report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+    per_type = {
+        label: {"p": vals["precision"], "r": vals["recall"], "f": vals["f1-score"]}
+        for label, vals in report.items()
+        if label not in ("micro avg", "macro avg", "weighted avg")
+    }
+    return {
+        f"{prefix}_p": micro["precision"],
+        f"{prefix}_r": micro["recall"],
+        f"{prefix}_f": micro["f1-score"],
+        f"{prefix}_per_type": per_type,
+    }
+
+
+@registry.scorers("spacy_ptuning.seqeval_scorer.v1")
+def make_seqeval_scorer():
+    """Scorer reporting spaCy's ents_* scores and seqeval's strict IOB2 ents_seqeval_* scores."""
+    from spacy.scorer import get_ner_prf
+
+    def score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+        examples = list(examples)
+        scores = get_ner_prf(examples)
+        scores.update(seqeval_scores(examples))
+        return scores
+
+    return score
