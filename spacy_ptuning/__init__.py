@@ -1,5 +1,7 @@
 """spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
 from . import architectures, loggers  # noqa: F401  (registers them)
+from .corpora import conll  # noqa: F401
+from .ner import scoring  # noqa: F401
 from .backbone import Backbone, BackboneError, get_backbone
 from .config import PromptConfig
 from .pipeline import PromptMultiLabelTextCategorizer, PromptTextCategorizer

@@ -1,0 +1,1 @@
+"""Registered corpus readers for the benchmark formats."""
