@@ -12,7 +12,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Union
 
 import torch
 
@@ -95,7 +95,7 @@ class Backbone:
             self.model.to(device)
 
 
-_CACHE: Dict[Tuple[str, str], Backbone] = {}
+_CACHE: Dict[str, Backbone] = {}
 _LOCK = threading.Lock()
 
 
@@ -158,13 +158,12 @@ def _check_model_dir(path: Path, name: Union[str, Path]) -> Path:
 
 
 def get_backbone(name: Union[str, Path], base: Optional[Path] = None) -> Backbone:
-    """Load the named backbone once per process and device, frozen and in eval mode."""
+    """Load the named backbone once per process, frozen and in eval mode."""
     path = resolve_backbone_path(name, base)
-    key = (str(path), "any")
     with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = _load(path, name)
-        return _CACHE[key]
+        if str(path) not in _CACHE:
+            _CACHE[str(path)] = _load(path, name)
+        return _CACHE[str(path)]
 
 
 def _load(path: Path, name: Union[str, Path]) -> Backbone:

@@ -68,5 +68,9 @@ def _mean_tokens_forward(model: Model, out: TransformerOutput, is_train: bool):
     ops = model.ops
     doc_of_token = ops.xp.repeat(ops.xp.arange(len(batch.doc_lengths)), ops.xp.asarray(batch.doc_lengths))
     doc_of_entry = ops.xp.repeat(doc_of_token, ops.xp.asarray(batch.token_lengths))
-    lengths = ops.xp.bincount(doc_of_entry, minlength=len(batch.doc_lengths)) if len(doc_of_entry) else ops.xp.zeros(len(batch.doc_lengths), dtype="int32")
+    n_docs = len(batch.doc_lengths)
+    if len(doc_of_entry):
+        lengths = ops.xp.bincount(doc_of_entry, minlength=n_docs)
+    else:
+        lengths = ops.xp.zeros(n_docs, dtype="int32")
     return _gather_mean(model, out.hidden, batch.token_index, lengths)

@@ -34,29 +34,28 @@ stride = 96
 pooling = "mean"
 """
 
-DEFAULT_TEXTCAT_MODEL = Config().from_str(
-    """
-[model]
-@architectures = "spacy_ptuning.TextCat.v1"
-exclusive_classes = true
-doc_pooling = "mean"
-dropout = 0.1
-nO = null
-"""
-    + ENCODER_CONFIG
-)["model"]
 
-DEFAULT_MULTILABEL_MODEL = Config().from_str(
-    """
+
+def _default_model(exclusive_classes: bool) -> Config:
+    head = f"""
 [model]
 @architectures = "spacy_ptuning.TextCat.v1"
-exclusive_classes = false
+exclusive_classes = {str(exclusive_classes).lower()}
 doc_pooling = "mean"
 dropout = 0.1
 nO = null
 """
-    + ENCODER_CONFIG
-)["model"]
+    return Config().from_str(head + ENCODER_CONFIG)["model"]
+
+
+DEFAULT_TEXTCAT_MODEL = _default_model(exclusive_classes=True)
+DEFAULT_MULTILABEL_MODEL = _default_model(exclusive_classes=False)
+CATS_SCORE_WEIGHTS = {"cats_score": 1.0} | {
+    f"cats_{name}": None
+    for name in (
+        "score_desc", "micro_p", "micro_r", "micro_f", "macro_p", "macro_r", "macro_f", "macro_auc", "f_per_type"
+    )
+}
 
 
 class _PromptTextCatMixin(AdapterSerializationMixin):
@@ -101,18 +100,7 @@ class PromptMultiLabelTextCategorizer(_PromptTextCatMixin, MultiLabel_TextCatego
     "ptuning_textcat",
     assigns=["doc.cats"],
     default_config={"threshold": 0.0, "model": DEFAULT_TEXTCAT_MODEL, "scorer": {"@scorers": "spacy.textcat_scorer.v2"}},
-    default_score_weights={
-        "cats_score": 1.0,
-        "cats_score_desc": None,
-        "cats_micro_p": None,
-        "cats_micro_r": None,
-        "cats_micro_f": None,
-        "cats_macro_p": None,
-        "cats_macro_r": None,
-        "cats_macro_f": None,
-        "cats_macro_auc": None,
-        "cats_f_per_type": None,
-    },
+    default_score_weights=CATS_SCORE_WEIGHTS,
 )
 def make_ptuning_textcat(
     nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
@@ -129,18 +117,7 @@ def make_ptuning_textcat(
         "model": DEFAULT_MULTILABEL_MODEL,
         "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
     },
-    default_score_weights={
-        "cats_score": 1.0,
-        "cats_score_desc": None,
-        "cats_micro_p": None,
-        "cats_micro_r": None,
-        "cats_micro_f": None,
-        "cats_macro_p": None,
-        "cats_macro_r": None,
-        "cats_macro_f": None,
-        "cats_macro_auc": None,
-        "cats_f_per_type": None,
-    },
+    default_score_weights=CATS_SCORE_WEIGHTS,
 )
 def make_ptuning_textcat_multilabel(
     nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
