@@ -18,15 +18,11 @@ class ArtifactMismatchError(ValueError):
     """Saved weights that do not fit the model built from the config."""
 
 
-def _nodes(model: Model):
-    return list(model.walk())
-
-
 def adapter_to_bytes(model: Model, extra_metadata: Dict[str, str] = None) -> bytes:
     """Serialise every trainable tensor of model (thinc params and torch prompts)."""
     tensors: Dict[str, numpy.ndarray] = {}
     dims = {}
-    for i, node in enumerate(_nodes(model)):
+    for i, node in enumerate(model.walk()):
         dims[f"{i}.{node.name}"] = {d: node.maybe_get_dim(d) for d in node.dim_names}
         for name in node.param_names:
             if node.has_param(name):
@@ -54,7 +50,7 @@ def adapter_from_bytes(model: Model, data: bytes, what: str = "component") -> Mo
     """Load tensors written by adapter_to_bytes into a model built from the same config."""
     tensors = load_numpy(data)
     dims = json.loads(adapter_metadata(data).get("dims", "{}"))
-    nodes = _nodes(model)
+    nodes = list(model.walk())
     expected = {f"{i}.{node.name}" for i, node in enumerate(nodes)}
     if set(dims) != expected:
         raise ArtifactMismatchError(

@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-Sentence = List[Tuple[str, str, int]]  # (word, tag, line number)
+Sentence = List[Tuple[str, str]]  # (word, IOB2 tag)
 
 
 class ConllFormatError(ValueError):
@@ -19,7 +19,7 @@ class ConllFormatError(ValueError):
 
 
 def read_sentences(path: Union[str, Path], labels: Optional[List[str]] = None) -> Iterator[Sentence]:
-    """Yield sentences of (word, IOB2 tag, line number); IOB1 tags are converted."""
+    """Yield sentences of (word, IOB2 tag); IOB1 tags are converted."""
     path = Path(path)
     if not path.exists():
         raise ConllFormatError(f"{path}: no such file")
@@ -49,7 +49,7 @@ def read_sentences(path: Union[str, Path], labels: Optional[List[str]] = None) -
                 raise ConllFormatError(f"{path}:{number}: tag {tag!r} is not O, B-TYPE or I-TYPE")
             if known is not None and tag != "O" and tag[2:] not in known:
                 raise ConllFormatError(f"{path}:{number}: unknown entity type {tag[2:]!r} (known: {sorted(known)})")
-            sentence.append((word, tag, number))
+            sentence.append((word, tag))
             seen_any = True
     if sentence:
         yield _to_iob2(sentence)
@@ -61,18 +61,17 @@ def _to_iob2(sentence: Sentence) -> Sentence:
     """IOB1 (I- may open an entity) to IOB2 (every entity opens with B-)."""
     out: Sentence = []
     prev = "O"
-    for word, tag, number in sentence:
+    for word, tag in sentence:
         if tag.startswith("I-") and prev[2:] != tag[2:]:
             tag = "B-" + tag[2:]
-        out.append((word, tag, number))
+        out.append((word, tag))
         prev = tag
     return out
 
 
 def sentence_to_doc(nlp: Language, sentence: Sentence) -> Doc:
     """A Doc whose tokens are the sentence's words and whose ents are its tags."""
-    words = [w for w, _, _ in sentence]
-    return Doc(nlp.vocab, words=words, ents=[t for _, t, _ in sentence])
+    return Doc(nlp.vocab, words=[w for w, _ in sentence], ents=[t for _, t in sentence])
 
 
 @registry.readers("spacy_ptuning.ConllCorpus.v1")
