@@ -1,10 +1,10 @@
 """spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
 from . import architectures, loggers  # noqa: F401  (registers them)
-from .corpora import conll  # noqa: F401
+from .corpora import cluener, conll, ner_files  # noqa: F401
 from .ner import scoring  # noqa: F401
 from .backbone import Backbone, BackboneError, get_backbone
 from .config import PromptConfig
-from .pipeline import PromptMultiLabelTextCategorizer, PromptTextCategorizer
+from .pipeline import PromptEntityRecognizer, PromptMultiLabelTextCategorizer, PromptTextCategorizer
 from .report import ParameterReport, parameter_report
 
 __version__ = "0.1.0"
@@ -14,6 +14,7 @@ __all__ = [
     "BackboneError",
     "get_backbone",
     "PromptConfig",
+    "PromptEntityRecognizer",
     "PromptTextCategorizer",
     "PromptMultiLabelTextCategorizer",
     "ParameterReport",

@@ -4,7 +4,7 @@ from typing import List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Logistic, Model, Softmax_v2, chain
+from thinc.api import Dropout, Linear, Logistic, Model, Softmax_v2, chain, with_array
 from thinc.types import Floats2d
 
 from .backbone import get_backbone
@@ -88,4 +88,19 @@ def TextCat(
     model = chain(encoder, pool, Dropout(dropout), head)
     model.set_ref("head", linear)
     model.attrs["multi_label"] = not exclusive_classes
+    return model
+
+
+@registry.architectures("spacy_ptuning.TokenTagger.v1")
+def TokenTagger(
+    encoder: Model[List[Doc], TransformerOutput],
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Token vectors (pooled wordpieces) -> linear -> softmax: one row of tag
+    probabilities per spaCy token, for every token of every window."""
+    width = encoder.get_dim("nO")
+    linear = Softmax_v2(nO=nO, nI=width)
+    model = chain(encoder, pool_tokens(), with_array(chain(Dropout(dropout), linear)))
+    model.set_ref("head", linear)
     return model

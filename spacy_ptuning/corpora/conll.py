@@ -69,9 +69,18 @@ def _to_iob2(sentence: Sentence) -> Sentence:
     return out
 
 
+NO_SPACE_LANGS = ("zh", "ja", "th")
+
+
 def sentence_to_doc(nlp: Language, sentence: Sentence) -> Doc:
-    """A Doc whose tokens are the sentence's words and whose ents are its tags."""
-    return Doc(nlp.vocab, words=[w for w, _ in sentence], ents=[t for _, t in sentence])
+    """A Doc whose tokens are the sentence's words and whose ents are its tags.
+
+    Words are joined by spaces, except for languages written without them
+    (Chinese character files give the original text back).
+    """
+    words = [w for w, _ in sentence]
+    spaces = [nlp.lang not in NO_SPACE_LANGS] * len(words)
+    return Doc(nlp.vocab, words=words, spaces=spaces, ents=[t for _, t in sentence])
 
 
 @registry.readers("spacy_ptuning.ConllCorpus.v1")

@@ -14,7 +14,7 @@ def doc_bio(doc) -> List[str]:
     return [OUTSIDE if t.ent_iob_ in ("O", "") else f"{t.ent_iob_}-{t.ent_type_}" for t in doc]
 
 
-def seqeval_scores(examples: Iterable[Example], prefix: str = "ents_seqeval") -> Dict[str, Any]:
+def seqeval_scores(examples: Iterable[Example], prefix: str = "seqeval") -> Dict[str, Any]:
     """Micro P/R/F over all entities, and per type, with seqeval's strict IOB2 mode."""
     gold, pred = [], []
     for eg in examples:
@@ -37,7 +37,7 @@ def seqeval_scores(examples: Iterable[Example], prefix: str = "ents_seqeval") ->
 
 @registry.scorers("spacy_ptuning.seqeval_scorer.v1")
 def make_seqeval_scorer():
-    """Scorer reporting spaCy's ents_* scores and seqeval's strict IOB2 ents_seqeval_* scores."""
+    """Scorer reporting spaCy's ents_* scores and seqeval's strict IOB2 seqeval_* scores."""
     from spacy.scorer import get_ner_prf
 
     def score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:

