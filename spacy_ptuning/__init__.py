@@ -1,10 +1,17 @@
 """spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
 from . import architectures, loggers  # noqa: F401  (registers them)
-from .corpora import cluener, conll, ner_files  # noqa: F401
+from .corpora import cluener, conll, ner_files, squad  # noqa: F401
 from .ner import scoring  # noqa: F401
+from .qa import scoring as qa_scoring  # noqa: F401
 from .backbone import Backbone, BackboneError, get_backbone
 from .config import PromptConfig
-from .pipeline import PromptEntityRecognizer, PromptMultiLabelTextCategorizer, PromptTextCategorizer
+from .pipeline import (
+    PromptEntityRecognizer,
+    PromptMultiLabelTextCategorizer,
+    PromptQuestionAnswerer,
+    PromptTextCategorizer,
+    answer_question,
+)
 from .report import ParameterReport, parameter_report
 
 __version__ = "0.1.0"
@@ -15,6 +22,8 @@ __all__ = [
     "get_backbone",
     "PromptConfig",
     "PromptEntityRecognizer",
+    "PromptQuestionAnswerer",
+    "answer_question",
     "PromptTextCategorizer",
     "PromptMultiLabelTextCategorizer",
     "ParameterReport",

@@ -10,9 +10,9 @@ from thinc.types import Floats2d
 from .backbone import get_backbone
 from .config import PromptConfig
 from .layers.encoder import TransformerOutput, prompted_transformer
-from .layers.pooling import mean_tokens, pool_cls, pool_tokens
+from .layers.pooling import cls_and_tokens, mean_tokens, pool_cls, pool_tokens
 from .layers.prompted_transformer import PromptedTransformer
-from .layers.wordpieces import POOLINGS, check_window, docs_to_wordpieces
+from .layers.wordpieces import POOLINGS, check_window, docs_to_wordpieces, first_segments
 
 DOC_POOLINGS = ("mean", "cls")
 
@@ -31,12 +31,14 @@ def PromptEncoder(
     window: int = 128,
     stride: int = 96,
     pooling: str = "mean",
+    text_pair: Optional[str] = None,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
     window/stride: wordpieces per window (special tokens included) and the step
     between window starts; pooling: how token vectors are made from wordpieces
-    ("mean" of all pieces or the "first" piece).
+    ("mean" of all pieces or the "first" piece); text_pair: a Doc extension
+    (e.g. "question") whose text is encoded as the first segment of every window.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -54,12 +56,13 @@ def PromptEncoder(
     check_window(shared, window, stride)
     module = PromptedTransformer(cfg, shared)
     attrs = {"backbone": str(backbone), "prompt": cfg.to_dict(), "window": window, "stride": stride}
-    build = partial(_build_doc_batch, window=window, stride=stride, pooling=pooling)
+    build = partial(_build_doc_batch, window=window, stride=stride, pooling=pooling, text_pair=text_pair)
     return prompted_transformer(module, build, attrs)
 
 
-def _build_doc_batch(backbone, docs, *, window: int, stride: int, pooling: str):
-    return docs_to_wordpieces(backbone, docs, window, stride, pooling)
+def _build_doc_batch(backbone, docs, *, window: int, stride: int, pooling: str, text_pair: Optional[str]):
+    firsts = first_segments(backbone, docs, text_pair, window) if text_pair else None
+    return docs_to_wordpieces(backbone, docs, window, stride, pooling, firsts)
 
 
 @registry.architectures("spacy_ptuning.PromptTok2Vec.v1")
@@ -102,5 +105,22 @@ def TokenTagger(
     width = encoder.get_dim("nO")
     linear = Softmax_v2(nO=nO, nI=width)
     model = chain(encoder, pool_tokens(), with_array(chain(Dropout(dropout), linear)))
+    model.set_ref("head", linear)
+    return model
+
+
+@registry.architectures("spacy_ptuning.SpanExtractor.v1")
+def SpanExtractor(
+    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1
+) -> Model[List[Doc], List[Floats2d]]:
+    """Extractive QA head: per doc [1 + n_tokens, 2] start/end logits.
+
+    Row 0 comes from the [CLS] vector and scores "no answer"; rows 1.. score
+    each context token as the answer's start (column 0) and end (column 1).
+    The encoder should read the question as its text pair.
+    """
+    width = encoder.get_dim("nO")
+    linear = Linear(nO=2, nI=width)
+    model = chain(encoder, cls_and_tokens(), with_array(chain(Dropout(dropout), linear)))
     model.set_ref("head", linear)
     return model

@@ -63,6 +63,10 @@ class Backbone:
         return self.model_type in _ROBERTA_LIKE
 
     @property
+    def type_vocab_size(self) -> int:
+        return int(getattr(self.config, "type_vocab_size", 1) or 1)
+
+    @property
     def max_length(self) -> int:
         """Longest input (special tokens included) the position table allows."""
         n_pos = int(self.config.max_position_embeddings)

@@ -74,3 +74,33 @@ def _mean_tokens_forward(model: Model, out: TransformerOutput, is_train: bool):
     else:
         lengths = ops.xp.zeros(n_docs, dtype="int32")
     return _gather_mean(model, out.hidden, batch.token_index, lengths)
+
+
+def cls_and_tokens() -> Model[TransformerOutput, List[Floats2d]]:
+    """Per doc, [1 + n_tokens, width]: its [CLS] vector (mean over windows), then its token vectors.
+
+    The QA head reads "no answer" from row 0 and answer starts/ends from the rest.
+    """
+    return Model("cls_and_tokens", _cls_and_tokens_forward)
+
+
+def _cls_and_tokens_forward(model: Model, out: TransformerOutput, is_train: bool):
+    ops = model.ops
+    batch = out.batch
+    tokens, backprop_tokens = _gather_mean(model, out.hidden, batch.token_index, batch.token_lengths)
+    cls, backprop_cls = _gather_mean(model, out.hidden, batch.cls_index, batch.cls_lengths)
+    offsets = [0]
+    for n in batch.doc_lengths:
+        offsets.append(offsets[-1] + n)
+    rows = [
+        ops.xp.concatenate([cls[i : i + 1], tokens[offsets[i] : offsets[i + 1]]])
+        for i in range(len(batch.doc_lengths))
+    ]
+
+    def backprop(d_rows: List[Floats2d]) -> Floats3d:
+        width = out.hidden.shape[2]
+        d_cls = ops.xp.ascontiguousarray(ops.xp.stack([d[0] for d in d_rows])) if d_rows else ops.alloc2f(0, width)
+        d_tokens = ops.xp.concatenate([d[1:] for d in d_rows]) if d_rows else ops.alloc2f(0, width)
+        return backprop_tokens(d_tokens.reshape((-1, width))) + backprop_cls(d_cls)
+
+    return rows, backprop

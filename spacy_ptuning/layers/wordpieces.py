@@ -6,7 +6,7 @@ truncated; a token's vector is the mean over all occurrences of its
 wordpieces (or of its first wordpiece) in all windows.
 """
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -81,18 +81,72 @@ def tokenize_words(backbone: Backbone, docs: Sequence[Doc]) -> List[Tuple[List[i
     return out
 
 
-def docs_to_wordpieces(
-    backbone: Backbone, docs: Sequence[Doc], window: int, stride: int, pooling: str = "mean"
-) -> WordpieceBatch:
-    """Tokenize docs into windows ([CLS] pieces [SEP]) and build the gather maps."""
+_SLOT = -7  # stands for the content in the tokenizer's special-token template
+
+
+@dataclass(frozen=True)
+class WindowLayout:
+    """ids/types around a window's content: head + content + tail (head holds any first segment)."""
+
+    head: List[int]
+    head_types: List[int]
+    content_type: int
+    tail: List[int]
+    tail_types: List[int]
+
+
+def window_layout(backbone: Backbone, first: Optional[List[int]] = None) -> WindowLayout:
+    """The backbone tokenizer's own special-token template, single or pair.
+
+    BERT: [CLS] content [SEP] or [CLS] first [SEP] content [SEP];
+    RoBERTa: <s> content </s> or <s> first </s></s> content </s>.
+    """
     tokenizer = backbone.tokenizer
-    content = window - 2
+    if first is None:
+        ids = tokenizer.build_inputs_with_special_tokens([_SLOT])
+        types = tokenizer.create_token_type_ids_from_sequences([_SLOT])
+    else:
+        ids = tokenizer.build_inputs_with_special_tokens(list(first), [_SLOT])
+        types = tokenizer.create_token_type_ids_from_sequences(list(first), [_SLOT])
+    if backbone.type_vocab_size < 2:
+        types = [0] * len(ids)
+    k = ids.index(_SLOT)
+    return WindowLayout(ids[:k], types[:k], types[k], ids[k + 1 :], types[k + 1 :])
+
+
+def n_special(backbone: Backbone, pair: bool = False) -> int:
+    """Special tokens one window spends (2 for BERT; 3 or 4 for pairs)."""
+    layout = window_layout(backbone, [] if pair else None)
+    return len(layout.head) + len(layout.tail)
+
+
+def docs_to_wordpieces(
+    backbone: Backbone,
+    docs: Sequence[Doc],
+    window: int,
+    stride: int,
+    pooling: str = "mean",
+    firsts: Optional[Sequence[List[int]]] = None,
+) -> WordpieceBatch:
+    """Tokenize docs into windows and build the gather maps.
+
+    firsts: optional wordpiece ids of a first segment per doc (a QA question),
+    repeated at the head of each of the doc's windows and never gathered into
+    token vectors; the doc's own pieces then fill what is left of the window.
+    """
+    tokenizer = backbone.tokenizer
     pieces = tokenize_words(backbone, docs)
+    if firsts is None:
+        layouts = [window_layout(backbone)] * len(docs)
+    else:
+        layouts = [window_layout(backbone, first) for first in firsts]
     windows: List[Tuple[int, int, int]] = []
     for d, (ids, _) in enumerate(pieces):
-        for start in window_starts(len(ids), content, stride):
+        content = window - len(layouts[d].head) - len(layouts[d].tail)
+        for start in window_starts(len(ids), content, min(stride, content)):
             windows.append((d, start, min(start + content, len(ids))))
-    seq_len = max(end - start for _, start, end in windows) + 2
+    lengths = [len(layouts[d].head) + (end - start) + len(layouts[d].tail) for d, start, end in windows]
+    seq_len = max(lengths)
     n_rows = len(windows)
     input_ids = numpy.full((n_rows, seq_len), tokenizer.pad_token_id, dtype="int64")
     attention_mask = numpy.zeros((n_rows, seq_len), dtype="int64")
@@ -103,17 +157,16 @@ def docs_to_wordpieces(
     piece_pos: List[numpy.ndarray] = []
     piece_flat: List[numpy.ndarray] = []
     for row, (d, start, end) in enumerate(windows):
-        ids = pieces[d][0]
-        width = end - start
-        input_ids[row, 0] = tokenizer.cls_token_id
-        input_ids[row, 1 : width + 1] = ids[start:end]
-        input_ids[row, width + 1] = tokenizer.sep_token_id
-        attention_mask[row, : width + 2] = 1
+        layout = layouts[d]
+        h, width = len(layout.head), end - start
+        input_ids[row, : lengths[row]] = layout.head + pieces[d][0][start:end] + layout.tail
+        token_type_ids[row, : lengths[row]] = layout.head_types + [layout.content_type] * width + layout.tail_types
+        attention_mask[row, : lengths[row]] = 1
         cls_index[row] = row * seq_len
         cls_lengths[d] += 1
         piece_doc.append(numpy.full((width,), d, dtype="int64"))
         piece_pos.append(numpy.arange(start, end, dtype="int64"))
-        piece_flat.append(row * seq_len + 1 + numpy.arange(width, dtype="int64"))
+        piece_flat.append(row * seq_len + h + numpy.arange(width, dtype="int64"))
     token_index, token_lengths = _token_gather(
         docs, pieces, numpy.concatenate(piece_doc), numpy.concatenate(piece_pos),
         numpy.concatenate(piece_flat), pooling,
@@ -157,3 +210,33 @@ def _token_gather(
     order = numpy.argsort(token, kind="stable")
     lengths = numpy.bincount(token, minlength=n_tokens).astype("int32")
     return piece_flat[order], lengths
+
+
+def first_segments(backbone: Backbone, docs: Sequence[Doc], extension: str, window: int) -> List[List[int]]:
+    """Wordpiece ids of each doc's `doc._.<extension>` text (e.g. its QA question).
+
+    A missing or blank text, or one that would take more than half the window,
+    is an error that names the doc: there is no sensible output without it.
+    """
+    if not Doc.has_extension(extension):
+        raise ValueError(f"The encoder reads Doc._.{extension}, but no such extension is registered.")
+    texts = []
+    for doc in docs:
+        text = getattr(doc._, extension)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(
+                f"Doc._.{extension} is {text!r} for the doc {doc.text[:50]!r}: set it before running the "
+                f"pipeline (doc = nlp.make_doc(context); doc._.{extension} = '...'; nlp(doc))."
+            )
+        texts.append(text)
+    if not texts:
+        return []
+    ids = backbone.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    limit = window // 2 - n_special(backbone, pair=True)
+    for text, piece_ids in zip(texts, ids):
+        if len(piece_ids) > limit:
+            raise ValueError(
+                f"Doc._.{extension} {text[:50]!r} has {len(piece_ids)} wordpieces; with window={window} "
+                f"it may have at most {limit} (half the window, less special tokens). Shorten it or raise window."
+            )
+    return [list(x) for x in ids]

@@ -1,8 +1,12 @@
 """The default prompt-encoder block shared by every component's default config."""
+from typing import Optional
+
 from thinc.api import Config
 
 
-def encoder_block(*, prefix_length: int = 16, window: int = 128, stride: int = 96) -> str:
+def encoder_block(
+    *, prefix_length: int = 16, window: int = 128, stride: int = 96, text_pair: Optional[str] = None
+) -> str:
     """The [model.encoder] section of a default config, as config text."""
     return f"""
 [model.encoder]
@@ -19,6 +23,7 @@ seed = 0
 window = {window}
 stride = {stride}
 pooling = "mean"
+text_pair = {'"%s"' % text_pair if text_pair else "null"}
 """
 
 

@@ -1,0 +1,128 @@
+"""SQuAD v1.1 / v2.0 JSON (and CMRC 2018, same format) as QA Examples.
+
+Each question becomes one Example: the context is the Doc, the question is
+`doc._.question`, gold answer texts are `doc._.gold_answers` (scoring uses
+text only) and the first answer that can be placed is the training span in
+`doc.spans["answer"]`. An `answer_start` that does not point at its text is
+reported with the question id: the answer is placed at the occurrence of its
+text nearest to the given offset, or, if the text is nowhere in the context,
+kept for scoring but not used as a training span.
+"""
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import registry
+
+from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
+
+
+class SquadFormatError(ValueError):
+    """A SQuAD file that cannot be read as it is."""
+
+
+@dataclass
+class QARecord:
+    """One question about one context; answers as (text, character offset or None)."""
+
+    qid: str
+    question: str
+    context: str
+    answers: List[Tuple[str, Optional[int]]] = field(default_factory=list)
+    is_impossible: bool = False
+
+
+def read_squad(path: Union[str, Path]) -> Tuple[List[QARecord], List[str]]:
+    """All questions of a SQuAD file, and one line per answer whose offset had to be fixed."""
+    path = Path(path)
+    if not path.exists():
+        raise SquadFormatError(f"{path}: no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except json.JSONDecodeError as err:
+        raise SquadFormatError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise SquadFormatError(f'{path}: expected an object with a "data" list (SQuAD format)')
+    records: List[QARecord] = []
+    problems: List[str] = []
+    for article in data["data"]:
+        for paragraph in article.get("paragraphs", []):
+            context = paragraph.get("context")
+            if not isinstance(context, str):
+                raise SquadFormatError(f'{path}: a paragraph of {article.get("title", "?")!r} has no "context" string')
+            for qa in paragraph.get("qas", []):
+                records.append(_record(path, context, qa, problems))
+    if not records:
+        raise SquadFormatError(f"{path}: the file holds no questions")
+    return records, problems
+
+
+def _record(path: Path, context: str, qa: dict, problems: List[str]) -> QARecord:
+    qid = str(qa.get("id", "?"))
+    question = qa.get("question")
+    if not isinstance(question, str):
+        raise SquadFormatError(f"{path}: question {qid} has no question text")
+    impossible = bool(qa.get("is_impossible", False))
+    answers: List[Tuple[str, Optional[int]]] = []
+    for answer in [] if impossible else qa.get("answers", []):
+        text, start = answer.get("text", ""), answer.get("answer_start")
+        if not isinstance(text, str) or not text.strip():
+            raise SquadFormatError(f"{path}: question {qid} has an empty answer text")
+        if isinstance(start, int) and context[start : start + len(text)] == text:
+            answers.append((text, start))
+            continue
+        fixed = _nearest_occurrence(context, text, start if isinstance(start, int) else 0)
+        where = f"placed at {fixed}" if fixed is not None else "not found in the context; scored, not trained on"
+        problems.append(f"{qid}: answer {text[:40]!r} does not start at {start} ({where})")
+        answers.append((text, fixed))
+    if not impossible and not answers:
+        raise SquadFormatError(f"{path}: question {qid} has no answers and is not marked is_impossible")
+    return QARecord(qid, question, context, answers, impossible)
+
+
+def _nearest_occurrence(context: str, text: str, near: int) -> Optional[int]:
+    starts, i = [], context.find(text)
+    while i != -1:
+        starts.append(i)
+        i = context.find(text, i + 1)
+    return min(starts, key=lambda s: abs(s - near)) if starts else None
+
+
+def record_to_example(nlp: Language, record: QARecord) -> Example:
+    """Predicted doc: context + question. Reference: also gold texts and the answer span."""
+    predicted = nlp.make_doc(record.context)
+    predicted._.question = record.question
+    reference = nlp.make_doc(record.context)
+    reference._.question = record.question
+    reference._.qa_id = record.qid
+    reference._.gold_answers = [text for text, _ in record.answers]
+    spans = []
+    for text, start in record.answers:
+        if start is not None:
+            span = reference.char_span(start, start + len(text), label=ANSWER_LABEL, alignment_mode="expand")
+            if span is not None:
+                spans.append(span)
+                break
+    reference.spans[ANSWER_KEY] = spans
+    return Example(predicted, reference)
+
+
+@registry.readers("spacy_ptuning.SquadCorpus.v1")
+def squad_corpus(path: Union[str, Path], limit: int = 0) -> Callable[[Language], Iterator[Example]]:
+    """Read SQuAD v1.1/v2.0 JSON directly in `spacy train` (is_impossible optional)."""
+    register_extensions()
+
+    def read(nlp: Language) -> Iterator[Example]:
+        records, problems = read_squad(path)
+        if problems:
+            shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+            warnings.warn(f"{path}: {len(problems)} answer(s) with an answer_start that does not match: {shown}")
+        for record in records[:limit] if limit else records:
+            yield record_to_example(nlp, record)
+
+    return read

@@ -1,0 +1,175 @@
+"""ptuning_qa: extractive question answering (SQuAD 1.1 / 2.0) over deep prompts.
+
+The doc is the context and `doc._.question` the question; both are encoded as
+a pair in windows of the context. The head scores every context token as an
+answer start and end, and the [CLS] vector as "no answer"; the best span over
+the whole context wins if it beats "no answer" by `null_threshold`. Spans are
+whole spaCy tokens, so answers map to exact character offsets of the doc.
+"""
+from itertools import islice
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Model
+from thinc.types import Floats2d
+from wasabi import msg
+
+from ..qa.decoding import best_spans
+from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
+from ..report import parameter_report
+from .adapter_io import AdapterSerializationMixin
+from .defaults import default_model
+
+DEFAULT_QA_MODEL = default_model(
+    """
+[model]
+@architectures = "spacy_ptuning.SpanExtractor.v1"
+dropout = 0.1
+""",
+    window=384,
+    stride=128,
+    text_pair="question",
+)
+QA_SCORE_WEIGHTS = {
+    "qa_f1": 1.0,
+    "qa_exact": 0.0,
+    "qa_hasans_f1": 0.0,
+    "qa_noans_f1": 0.0,
+    "qa_hasans_em": None,
+    "qa_noans_em": None,
+    "qa_total": None,
+    "qa_hasans_n": None,
+}
+Prediction = Tuple[List[Tuple[int, int, float]], float]  # (n-best token spans, no-answer score)
+
+
+@Language.factory(
+    "ptuning_qa",
+    assigns=["doc.spans", "doc._.answers", "doc._.no_answer_score"],
+    requires=["doc._.question"],
+    default_config={
+        "model": DEFAULT_QA_MODEL,
+        "max_answer_length": 30,
+        "n_best": 5,
+        "null_threshold": 0.0,
+        "scorer": {"@scorers": "spacy_ptuning.squad_scorer.v1"},
+    },
+    default_score_weights=QA_SCORE_WEIGHTS,
+)
+def make_ptuning_qa(
+    nlp: Language, name: str, model: Model, max_answer_length: int, n_best: int, null_threshold: float,
+    scorer: Optional[Callable],
+) -> "PromptQuestionAnswerer":
+    """Extractive QA with P-tuning v2 prompts over a frozen backbone."""
+    return PromptQuestionAnswerer(
+        nlp.vocab, model, name, max_answer_length=max_answer_length, n_best=n_best,
+        null_threshold=null_threshold, scorer=scorer,
+    )
+
+
+class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
+    """Start/end span head with a "no answer" option, over a question-context pair encoder.
+
+    max_answer_length: longest answer in spaCy tokens; n_best: alternatives kept
+    in doc._.answers; null_threshold: how much the best span must beat "no answer"
+    by (raise it for fewer, surer answers; -inf never abstains, as for SQuAD 1.1).
+    """
+
+    def __init__(
+        self, vocab: Vocab, model: Model, name: str = "ptuning_qa", *, max_answer_length: int = 30,
+        n_best: int = 5, null_threshold: float = 0.0, scorer: Optional[Callable] = None,
+    ):
+        if max_answer_length < 1 or n_best < 1:
+            raise ValueError(
+                f"ptuning_qa needs max_answer_length >= 1 and n_best >= 1, got {max_answer_length} and {n_best}."
+            )
+        register_extensions()
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.cfg: Dict = {"max_answer_length": max_answer_length, "n_best": n_best, "null_threshold": null_threshold}
+        self.scorer = scorer
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+        validate_get_examples(get_examples, "PromptQuestionAnswerer.initialize")
+        sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=sample)
+        msg.info(f"{self.name}: {parameter_report(self.model)}")
+
+    def predict(self, docs: Iterable[Doc]) -> List[Prediction]:
+        docs = list(docs)
+        logits = self.model.predict(docs)
+        out = []
+        for rows in logits:
+            rows = self.model.ops.to_numpy(rows).astype("float64")
+            spans = best_spans(rows[1:, 0], rows[1:, 1], self.cfg["max_answer_length"], self.cfg["n_best"])
+            out.append(([(c.start, c.end, c.score) for c in spans], float(rows[0, 0] + rows[0, 1])))
+        return out
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[Prediction]) -> None:
+        for doc, (spans, null_score) in zip(docs, predictions):
+            doc._.answers = [
+                {"text": doc[s : e + 1].text, "start_char": doc[s].idx, "end_char": doc[e].idx + len(doc[e]),
+                 "score": score}
+                for s, e, score in spans
+            ]
+            doc._.no_answer_score = null_score
+            answered = bool(spans) and spans[0][2] - null_score > self.cfg["null_threshold"]
+            best = [Span(doc, spans[0][0], spans[0][1] + 1, label=ANSWER_LABEL)] if answered else []
+            doc.spans[ANSWER_KEY] = best
+
+    def get_loss(self, examples: Iterable[Example], logits: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """Mean of start and end cross-entropy over [no answer] + context tokens."""
+        validate_examples(examples, "PromptQuestionAnswerer.get_loss")
+        examples = list(examples)
+        ops = self.model.ops
+        loss = 0.0
+        d_logits = []
+        for eg, rows in zip(examples, logits):
+            start, end = self._gold_positions(eg)
+            d = ops.alloc2f(*rows.shape)
+            for col, gold in ((0, start), (1, end)):
+                scores = rows[:, col]
+                probs = ops.xp.exp(scores - scores.max())
+                probs /= probs.sum()
+                d[:, col] = probs
+                d[gold, col] -= 1.0
+                loss -= float(ops.xp.log(probs[gold] + 1e-12))
+            d_logits.append(d / (2 * len(examples)))
+        return loss / (2 * max(len(examples), 1)), d_logits
+
+    def _gold_positions(self, eg: Example) -> Tuple[int, int]:
+        """Rows of the gold start and end (1 + token index), or (0, 0) for no answer."""
+        spans = eg.reference.spans.get(ANSWER_KEY, [])
+        if not len(spans):
+            return 0, 0
+        gold = spans[0]
+        span = eg.predicted.char_span(gold.start_char, gold.end_char, alignment_mode="expand")
+        if span is None or not len(span):
+            raise ValueError(
+                f"Component {self.name!r}: the gold answer {gold.text!r} (question {eg.reference._.qa_id}) "
+                "cannot be placed on the predicted doc's tokens."
+            )
+        return span.start + 1, span.end
+
+
+def answer_question(nlp: Language, question: str, context: str) -> Dict:
+    """One call: {"answer": text or None, "start_char", "end_char", "score", "no_answer_score", "alternatives"}."""
+    register_extensions()
+    doc = nlp.make_doc(context)
+    doc._.question = question
+    doc = nlp(doc)
+    best = doc._.answer
+    return {
+        "answer": best.text if best is not None else None,
+        "start_char": best.start_char if best is not None else None,
+        "end_char": best.end_char if best is not None else None,
+        "score": doc._.answers[0]["score"] if best is not None else None,
+        "no_answer_score": doc._.no_answer_score,
+        "alternatives": doc._.answers or [],
+    }

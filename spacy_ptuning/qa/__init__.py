@@ -1,0 +1,1 @@
+"""Extractive question answering: Doc extensions, span decoding and SQuAD scoring."""

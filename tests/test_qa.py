@@ -1,0 +1,152 @@
+"""ptuning_qa: overfitting and round trips, windows, offsets, bad input, Chinese, spacy train."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.cli.train import train as spacy_train
+from spacy.training import Example
+
+from spacy_ptuning import answer_question
+from spacy_ptuning.layers.encoder import get_torch_module
+from spacy_ptuning.qa.extensions import ANSWER_KEY
+
+from util import encoder_cfg, train
+
+CONFIG = Path(__file__).parent.parent / "configs" / "qa.cfg"
+# (question, context, answer or None)
+DATA = [
+    ("who visited london", "john visited london and mary works in paris", "john"),
+    ("where does mary work", "john visited london and mary works in paris", "paris"),
+    ("who said what", "acme corp said the plot was good", "acme corp"),
+    ("what is red", "the movie was good and the story was fun", None),
+]
+
+
+def qa_examples(nlp, data=DATA):
+    out = []
+    for question, context, answer in data:
+        predicted = nlp.make_doc(context)
+        predicted._.question = question
+        reference = nlp.make_doc(context)
+        reference._.question = question
+        reference._.gold_answers = [answer] if answer else []
+        if answer:
+            start = context.index(answer)
+            reference.spans[ANSWER_KEY] = [reference.char_span(start, start + len(answer))]
+        out.append(Example(predicted, reference))
+    return out
+
+
+def qa_nlp(backbone, lang="en", **enc):
+    nlp = spacy.blank(lang)
+    cfg = encoder_cfg(backbone, **{"window": 48, "stride": 16, "text_pair": "question", **enc})
+    nlp.add_pipe("ptuning_qa", config={"model": {"encoder": cfg}})
+    return nlp
+
+
+def _answers(nlp, data=DATA):
+    return [answer_question(nlp, q, c) for q, c, _ in data]
+
+
+def test_overfitting_IO(backbone_dir, tmp_path):
+    nlp = qa_nlp(backbone_dir)
+    loss = train(nlp, qa_examples(nlp), n_iter=150, learn_rate=0.05)
+    assert loss < 0.05
+    results = _answers(nlp)
+    assert [r["answer"] for r in results] == [a for _, _, a in DATA]
+    for (q, context, _), r in zip(DATA, results):
+        if r["answer"] is not None:  # exact character offsets of the context
+            assert context[r["start_char"] : r["end_char"]] == r["answer"]
+            assert r["score"] > r["no_answer_score"]
+        assert len(r["alternatives"]) == 5
+    nlp.to_disk(tmp_path / "qa")
+    assert sorted(p.name for p in (tmp_path / "qa" / "ptuning_qa").iterdir()) == ["adapter.safetensors", "cfg"]
+    loaded = spacy.load(tmp_path / "qa")
+    assert _answers(loaded) == results
+    scores = loaded.evaluate(qa_examples(loaded))
+    assert scores["qa_exact"] == 1.0 and scores["qa_noans_f1"] == 1.0
+
+
+def test_answer_in_last_window_of_long_context(bert_dir):
+    """Contexts several windows long; the answer sits at the very end."""
+    filler = "the movie was good and the story was fun but the plot was bad " * 4
+    data = [
+        ("who visited paris", filler + "then john visited paris", "john"),
+        ("who visited london", filler + "then mary visited london", "mary"),
+    ]
+    nlp = qa_nlp(bert_dir, window=32, stride=16)
+    train(nlp, qa_examples(nlp, data), n_iter=120, learn_rate=0.02)
+    doc = nlp.make_doc(data[0][1])
+    doc._.question = data[0][0]
+    batch = nlp.get_pipe("ptuning_qa").model.layers[0].attrs["build_batch"](
+        get_torch_module(nlp.get_pipe("ptuning_qa").model).backbone, [doc]
+    )
+    assert len(batch.windows) >= 4
+    assert [r["answer"] for r in _answers(nlp, data)] == ["john", "mary"]
+    assert answer_question(nlp, *data[0][:2])["start_char"] == data[0][1].index("john visited paris")
+
+
+def test_bad_questions_and_empty_context(bert_dir):
+    nlp = qa_nlp(bert_dir)
+    train(nlp, qa_examples(nlp), n_iter=2)
+    for question in ("", "   ", None):
+        doc = nlp.make_doc("john visited london")
+        doc._.question = question
+        with pytest.raises(ValueError, match=r"Doc._.question is .* set it before running the pipeline"):
+            nlp(doc)
+    with pytest.raises(ValueError, match=r"has \d+ wordpieces; with window=48 it may have at most 21"):
+        answer_question(nlp, "who " * 30, "john visited london")
+    empty = answer_question(nlp, "who visited london", "")
+    assert empty["answer"] is None and empty["alternatives"] == [] and isinstance(empty["no_answer_score"], float)
+
+
+def test_null_threshold_controls_abstention(bert_dir):
+    nlp = qa_nlp(bert_dir)
+    train(nlp, qa_examples(nlp), n_iter=60, learn_rate=0.02)
+    qa = nlp.get_pipe("ptuning_qa")
+    qa.cfg["null_threshold"] = float("-inf")  # SQuAD 1.1 style: always answer
+    assert answer_question(nlp, *DATA[3][:2])["answer"] is not None
+    qa.cfg["null_threshold"] = float("inf")  # never answer
+    assert all(r["answer"] is None for r in _answers(nlp))
+
+
+def test_chinese_context_with_character_tokens(bert_dir):
+    data = [
+        ("在哪", "我们在北京的大学", "北京"),
+        ("是什么", "中国人民银行是公司", "公司"),
+        ("有什么", "上海有大学", "大学"),
+    ]
+    nlp = qa_nlp(bert_dir, lang="zh")
+    train(nlp, qa_examples(nlp, data), n_iter=100, learn_rate=0.02)
+    results = _answers(nlp, data)
+    assert [r["answer"] for r in results] == ["北京", "公司", "大学"]
+    assert [(r["start_char"], r["end_char"]) for r in results] == [(3, 5), (7, 9), (3, 5)]
+
+
+def test_spacy_train_from_squad_json(bert_dir, tmp_path, capsys):
+    paragraphs = [
+        {"context": c, "qas": [
+            {"id": f"q{i}", "question": q, "is_impossible": a is None,
+             "answers": [] if a is None else [{"text": a, "answer_start": c.index(a)}]}
+        ]}
+        for i, (q, c, a) in enumerate(DATA)
+    ]
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": paragraphs}]}), encoding="utf8")
+    overrides = {
+        "paths.train": str(path), "paths.dev": str(path), "paths.backbone": str(bert_dir),
+        "components.ptuning_qa.model.encoder.prefix_length": 4,
+        "components.ptuning_qa.model.encoder.window": 48,
+        "components.ptuning_qa.model.encoder.stride": 16,
+        "components.ptuning_qa.model.encoder.prefix_dropout": 0.0,
+        "training.dropout": 0.0, "training.max_epochs": 0, "training.max_steps": 100, "training.eval_frequency": 50,
+        "training.optimizer.learn_rate.warmup_steps": 5, "training.optimizer.learn_rate.total_steps": 100,
+        "training.batcher.size": 4,
+    }
+    spacy_train(CONFIG, tmp_path / "out", overrides=overrides)
+    log = capsys.readouterr().out
+    assert re.search(r"QA_F1\s+QA_EXACT\s+QA_HASANS_F1\s+QA_NOANS_F1", log), log
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert [r["answer"] for r in _answers(nlp)] == [a for _, _, a in DATA]
