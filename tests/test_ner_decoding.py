@@ -68,3 +68,23 @@ def test_seqeval_agrees_with_spacy():
     assert ours["seqeval_per_type"]["ORG"]["r"] == pytest.approx(0.0)
     combined = make_seqeval_scorer()(examples)
     assert combined["ents_f"] == pytest.approx(combined["seqeval_f"])
+
+
+def test_seqeval_projects_predictions_made_on_other_tokens():
+    """spacy evaluate re-tokenizes gold text: predictions are scored on the gold tokens."""
+    import spacy
+    from spacy.tokens import Doc
+    from spacy.training import Example
+
+    from spacy_ptuning.ner.scoring import seqeval_scores
+
+    nlp = spacy.blank("en")
+    reference = Doc(nlp.vocab, words=["(Reuters)", "Peter", "Blackburn", "won"], ents=["B-ORG", "B-PER", "I-PER", "O"])
+    predicted = nlp.make_doc(reference.text)  # "(Reuters)" becomes three tokens
+    assert len(predicted) == len(reference) + 2
+    predicted.ents = [predicted.char_span(1, 8, label="ORG"), predicted.char_span(10, 25, label="PER")]
+    scores = seqeval_scores([Example(predicted, reference)])
+    assert scores["seqeval_f"] == 1.0
+    from spacy.scorer import get_ner_prf
+
+    assert get_ner_prf([Example(predicted, reference)])["ents_f"] == 1.0

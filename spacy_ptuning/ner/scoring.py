@@ -14,12 +14,34 @@ def doc_bio(doc) -> List[str]:
     return [OUTSIDE if t.ent_iob_ in ("O", "") else f"{t.ent_iob_}-{t.ent_type_}" for t in doc]
 
 
+def predicted_bio_on_reference(eg: Example) -> List[str]:
+    """IOB2 tags of the predicted entities on the reference's tokens.
+
+    seqeval compares sequences token by token, so predictions made on another
+    tokenization are projected onto the gold tokens the way spaCy's ents_*
+    scores project them (an entity with no aligned token is left out).
+    """
+    if len(eg.predicted) == len(eg.reference) and [t.text for t in eg.predicted] == [t.text for t in eg.reference]:
+        return doc_bio(eg.predicted)
+    tags = [OUTSIDE] * len(eg.reference)
+    x2y = eg.alignment.x2y
+    for ent in eg.predicted.ents:
+        indices = x2y[ent.start : ent.end]
+        if not len(indices):
+            continue
+        start, end = int(indices[0]), int(indices[-1]) + 1
+        if any(tag != OUTSIDE for tag in tags[start:end]):
+            continue
+        tags[start : end] = [f"B-{ent.label_}"] + [f"I-{ent.label_}"] * (end - start - 1)
+    return tags
+
+
 def seqeval_scores(examples: Iterable[Example], prefix: str = "seqeval") -> Dict[str, Any]:
     """Micro P/R/F over all entities, and per type, with seqeval's strict IOB2 mode."""
     gold, pred = [], []
     for eg in examples:
         gold.append(doc_bio(eg.reference))
-        pred.append(doc_bio(eg.predicted))
+        pred.append(predicted_bio_on_reference(eg))
     report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
     micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
     per_type = {
