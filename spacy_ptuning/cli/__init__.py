@@ -1,5 +1,5 @@
 """The `spacy-ptuning` command line (typer): one module per command."""
+from . import convert, info, package  # noqa: F401  (register the commands)
 from ._app import app
-from . import convert  # noqa: F401  (registers the command)
 
 __all__ = ["app"]

@@ -1,0 +1,51 @@
+"""`spacy-ptuning package` and `spacy-ptuning backbone`: installable wheels."""
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from wasabi import msg
+
+from ..backbone import BackboneError
+from ..packaging import PackagingError, build_backbone_package, build_pipeline_package
+from ._app import app
+
+
+class Kind(str, Enum):
+    full = "full"
+    slim = "slim"
+
+
+@app.command("package")
+def package_cli(
+    pipeline_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Trained pipeline (e.g. training/ner/model-best)"),
+    output_dir: Path = typer.Argument(..., file_okay=False, help="Folder for the wheel"),
+    name: str = typer.Option(..., "--name", "-n", help="Package name, used by spacy.load(name)"),
+    version: str = typer.Option("0.1.0", "--version", "-v", help="Package version"),
+    kind: Kind = typer.Option(Kind.full, "--kind", "-k", help="full: backbone included; slim: prompts + heads, backbone package required"),
+    backbone_package: Optional[str] = typer.Option(None, "--backbone-package", "-b", help="Slim only: the installed backbone package to depend on"),
+) -> None:
+    """Build an installable wheel of a trained pipeline (full or slim)."""
+    try:
+        wheel = build_pipeline_package(
+            pipeline_dir, output_dir, name, version, slim=kind == Kind.slim,
+            backbone_package=backbone_package, progress=msg.text,
+        )
+    except (PackagingError, BackboneError) as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Wrote {wheel} ({wheel.stat().st_size / 1e6:.2f} MB). Install: pip install {wheel}")
+
+
+@app.command("backbone")
+def backbone_cli(
+    model_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Hugging Face model directory (save_pretrained)"),
+    output_dir: Path = typer.Argument(..., file_okay=False, help="Folder for the wheel"),
+    name: str = typer.Option(..., "--name", "-n", help="Package name, usable as a backbone setting"),
+    version: str = typer.Option("0.1.0", "--version", "-v", help="Package version"),
+) -> None:
+    """Wrap a local model directory into an installable backbone package."""
+    try:
+        wheel = build_backbone_package(model_dir, output_dir, name, version, progress=msg.text)
+    except PackagingError as err:
+        msg.fail(str(err), exits=1)
+    msg.good(f"Wrote {wheel} ({wheel.stat().st_size / 1e6:.2f} MB). Use it as backbone = \"{name}\" once installed.")

@@ -1,0 +1,119 @@
+"""`spacy-ptuning package / backbone / info`: wheels that pip installs and spacy.load loads."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from typer.testing import CliRunner
+
+from spacy_ptuning.cli import app
+from spacy_ptuning.layers.encoder import get_torch_module
+from spacy_ptuning.report import parameter_report
+
+from test_ner import ner_examples, ner_nlp
+from util import blank, encoder_cfg, textcat_examples, train
+
+TEXTS = ["good movie great fun", "bad film awful boring", "john visited london"]
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _pip_install(target: Path, *wheels: Path) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(target)]
+    subprocess.run(cmd + [str(w) for w in wheels], check=True)
+
+
+def _run_in(target: Path, code: str) -> dict:
+    """Run code in a fresh interpreter that sees the installed wheels (and this checkout)."""
+    env = dict(os.environ, PYTHONPATH=str(target))
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def pipelines(bert_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipelines")
+    textcat = blank()
+    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+    train(textcat, textcat_examples(textcat, [(TEXTS[0], "POS"), (TEXTS[1], "NEG")]), n_iter=5)
+    textcat.to_disk(root / "textcat")
+    ner = ner_nlp(bert_dir)
+    train(ner, ner_examples(ner), n_iter=5)
+    ner.to_disk(root / "ner")
+    return root
+
+
+def _wheel(output: str) -> Path:
+    return Path(" ".join(output.split()).split("Wrote ")[1].split(" (")[0])
+
+
+def test_full_package_installs_and_predicts_the_same(pipelines, tmp_path):
+    wheel = _wheel(_cli("package", str(pipelines / "textcat"), str(tmp_path / "dist"), "--name", "tiny-full-textcat"))
+    _pip_install(tmp_path / "site", wheel)
+    expected = [spacy.load(pipelines / "textcat")(t).cats for t in TEXTS]
+    got = _run_in(tmp_path / "site", (
+        "import json, spacy\n"
+        "from spacy_ptuning.layers.encoder import get_torch_module\n"
+        "nlp = spacy.load('tiny_full_textcat')\n"
+        "path = str(get_torch_module(nlp.get_pipe('ptuning_textcat').model).backbone.path)\n"
+        f"print(json.dumps({{'cats': [nlp(t).cats for t in {TEXTS!r}], 'backbone': path}}))"
+    ))
+    assert got["cats"] == expected
+    assert got["backbone"].startswith(str(tmp_path / "site"))  # the bundled copy, not the training directory
+
+
+def test_slim_packages_share_one_installed_backbone(pipelines, bert_dir, tmp_path):
+    dist = tmp_path / "dist"
+    backbone = _wheel(_cli("backbone", str(bert_dir), str(dist), "--name", "tiny-bert-backbone"))
+    slim_cat = _wheel(_cli("package", str(pipelines / "textcat"), str(dist), "-n", "tiny-slim-textcat", "-k", "slim", "-b", "tiny-bert-backbone"))
+    slim_ner = _wheel(_cli("package", str(pipelines / "ner"), str(dist), "-n", "tiny-slim-ner", "-k", "slim", "-b", "tiny-bert-backbone"))
+    full_ner = _wheel(_cli("package", str(pipelines / "ner"), str(dist), "-n", "tiny-full-ner"))
+    assert slim_ner.stat().st_size < full_ner.stat().st_size
+    _pip_install(tmp_path / "site", backbone, slim_cat, slim_ner)
+    ner_dir = spacy.load(pipelines / "ner")
+    expected_ents = [[(e.start, e.end, e.label_) for e in ner_dir(t).ents] for t in TEXTS]
+    expected_cats = [spacy.load(pipelines / "textcat")(t).cats for t in TEXTS]
+    got = _run_in(tmp_path / "site", (
+        "import json, spacy\n"
+        "from spacy_ptuning.layers.encoder import get_torch_module\n"
+        "cat, ner = spacy.load('tiny_slim_textcat'), spacy.load('tiny_slim_ner')\n"
+        "a = get_torch_module(cat.get_pipe('ptuning_textcat').model).backbone\n"
+        "b = get_torch_module(ner.get_pipe('ptuning_ner').model).backbone\n"
+        f"texts = {TEXTS!r}\n"
+        "print(json.dumps({'shared': a is b, 'path': str(a.path), 'cats': [cat(t).cats for t in texts],\n"
+        "  'ents': [[(e.start, e.end, e.label_) for e in ner(t).ents] for t in texts]}))"
+    ))
+    assert got["shared"] is True
+    assert got["path"].startswith(str(tmp_path / "site" / "tiny_bert_backbone"))
+    assert got["cats"] == expected_cats
+    assert [[tuple(e) for e in doc] for doc in got["ents"]] == expected_ents
+
+
+def test_slim_package_needs_a_backbone_package(pipelines, tmp_path):
+    result = CliRunner().invoke(app, ["package", str(pipelines / "ner"), str(tmp_path), "-n", "x", "-k", "slim"])
+    assert result.exit_code == 1
+    assert "spacy-ptuning backbone" in " ".join(result.output.split())
+
+
+def test_info_numbers_match_the_model(pipelines):
+    out = _cli("info", str(pipelines / "ner"), "--json")
+    info = json.loads(out)
+    nlp = spacy.load(pipelines / "ner")
+    model = nlp.get_pipe("ptuning_ner").model
+    report = parameter_report(model)
+    comp = info["components"]["ptuning_ner"]
+    assert comp["trainable_parameters"] == report.trainable
+    assert comp["share_of_backbone"] == pytest.approx(report.share)
+    assert comp["prefix_length"] == 4 and comp["mode"] == "deep"
+    assert comp["artifact_bytes"] == (pipelines / "ner" / "ptuning_ner" / "adapter.safetensors").stat().st_size
+    backbone = get_torch_module(model).backbone
+    assert info["backbones"][str(backbone.path)]["fingerprint"] == backbone.fingerprint
+    table = _cli("info", str(pipelines / "ner"))
+    assert "ptuning_ner" in table and backbone.fingerprint in " ".join(table.split()).replace(" ", "")
