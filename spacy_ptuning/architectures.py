@@ -102,9 +102,19 @@ def TokenTagger(
 ) -> Model[List[Doc], List[Floats2d]]:
     """Token vectors (pooled wordpieces) -> linear -> softmax: one row of tag
     probabilities per spaCy token, for every token of every window."""
-    width = encoder.get_dim("nO")
-    linear = Softmax_v2(nO=nO, nI=width)
-    model = chain(encoder, pool_tokens(), with_array(chain(Dropout(dropout), linear)))
+    return Tok2VecTagger(PromptTok2Vec(encoder), dropout=dropout, nO=nO)
+
+
+@registry.architectures("spacy_ptuning.Tok2VecTagger.v1")
+def Tok2VecTagger(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """The same tag head over any tok2vec, e.g. spacy-transformers' listener: the
+    full fine-tuning baseline of the benchmark uses ptuning_ner with it."""
+    linear = Softmax_v2(nO=nO, nI=tok2vec.maybe_get_dim("nO"))
+    model = chain(tok2vec, with_array(chain(Dropout(dropout), linear)))
     model.set_ref("head", linear)
     return model
 

@@ -93,6 +93,10 @@ class Backbone:
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
+    def trainable_copy(self) -> torch.nn.Module:
+        """A fresh copy of the weights that can be trained (full fine-tuning), unshared."""
+        return _load_weights(self.path).to(next(self.model.parameters()).device)
+
     def to(self, device: torch.device) -> None:
         """Move the shared weights to device (all users of the backbone follow)."""
         if next(self.model.parameters()).device != device:
@@ -171,7 +175,7 @@ def get_backbone(name: Union[str, Path], base: Optional[Path] = None) -> Backbon
 
 
 def _load(path: Path, name: Union[str, Path]) -> Backbone:
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     config = AutoConfig.from_pretrained(path, local_files_only=True)
     model_type = getattr(config, "model_type", None)
@@ -191,21 +195,24 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
         raise BackboneError(f"Backbone {str(name)!r} ({path}): its tokenizer could not be loaded: {err}") from err
     if not getattr(tokenizer, "is_fast", False):
         raise BackboneError(f"Backbone {str(name)!r} ({path}) needs a fast (Rust) tokenizer.")
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the unused pooler weights are expected
-    try:
-        model = AutoModel.from_pretrained(
-            path, local_files_only=True, add_pooling_layer=False, attn_implementation="sdpa"
-        )
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    model = _load_weights(path)
     model.requires_grad_(False)
     model.eval()
     # Keep the backbone in eval mode even if someone calls .train() on it.
     model.train = lambda mode=True: model  # type: ignore[method-assign]
     return Backbone(path=path, model=model, tokenizer=tokenizer, model_type=model_type)
+
+
+def _load_weights(path: Path) -> torch.nn.Module:
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the unused pooler weights are expected
+    try:
+        return AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False, attn_implementation="sdpa")
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def clear_cache() -> None:

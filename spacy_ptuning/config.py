@@ -2,7 +2,7 @@
 from dataclasses import asdict, dataclass
 from typing import Any, Dict
 
-PROMPT_MODES = ("deep", "shallow", "none")
+PROMPT_MODES = ("deep", "shallow", "none", "finetune")
 PROMPT_INITS = ("normal", "uniform", "vocab")
 
 
@@ -12,7 +12,9 @@ class PromptConfig:
 
     mode: "deep" (P-tuning v2: prefix keys/values at every layer), "shallow"
         (prompt tuning: prompt vectors at the input embeddings only) or "none"
-        (no prompts: the frozen backbone is a feature extractor, a linear probe).
+        (no prompts: the frozen backbone is a feature extractor, a linear probe)
+        or "finetune" (no prompts; a private copy of the backbone is trained and
+        saved with the component: the full fine-tuning baseline of the benchmark).
     prefix_length: number of prompt positions (ignored when mode is "none").
     prefix_projection: reparameterise the prompts through a two-layer MLP
         (prefix-tuning, Li & Liang 2021); projection_hidden is its width.
@@ -36,7 +38,7 @@ class PromptConfig:
             raise ValueError(
                 f"Unknown prompt mode {self.mode!r}: use one of {', '.join(PROMPT_MODES)}."
             )
-        if self.mode != "none" and (
+        if self.mode not in ("none", "finetune") and (
             not isinstance(self.prefix_length, int) or self.prefix_length < 1
         ):
             raise ValueError(
@@ -60,7 +62,7 @@ class PromptConfig:
     @property
     def n_prompts(self) -> int:
         """Prompt positions actually used (0 when there are no prompts)."""
-        return 0 if self.mode == "none" else self.prefix_length
+        return 0 if self.mode in ("none", "finetune") else self.prefix_length
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

@@ -74,7 +74,7 @@ def write_wheel(
     """A py3-none-any wheel holding `files` (archive name -> file on disk)."""
     norm = re.sub(r"[-_.]+", "_", dist_name)
     dist_info = f"{norm}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1", f"Name: {dist_name}", f"Version: {version}", f"Summary: {summary}"]
+    metadata = ["Metadata-Version: 2.1", f"Name: {dist_name}", f"Version: {version}", f"Summary: {summary}"]
     metadata += [f"Requires-Dist: {req}" for req in requires]
     extra = {
         f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),

@@ -1,6 +1,5 @@
 """Resolving, loading and sharing backbones; never touching a hub."""
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -111,3 +111,25 @@ def test_bad_prompt_config(kwargs, fragment):
     with pytest.raises(ValueError) as err:
         PromptConfig(**kwargs)
     assert fragment in str(err.value)
+
+
+def test_finetune_mode_trains_a_private_copy(bert_dir):
+    """mode "finetune" (the benchmark's full fine-tuning baseline) leaves the shared backbone alone."""
+    from spacy_ptuning.backbone import get_backbone
+    from spacy_ptuning.config import PromptConfig
+    from spacy_ptuning.layers.prompted_transformer import PromptedTransformer
+
+    shared = get_backbone(bert_dir)
+    module = PromptedTransformer(PromptConfig(mode="finetune"), shared)
+    n_shared = sum(p.numel() for p in shared.model.parameters())
+    assert sum(p.numel() for p in module.parameters() if p.requires_grad) == n_shared
+    ids = torch.tensor([[2, 10, 11, 3]])
+    ones = torch.ones_like(ids)
+    before = shared.model(input_ids=ids, attention_mask=ones).last_hidden_state.detach()
+    out = module(ids, ones, torch.zeros_like(ids))
+    assert torch.allclose(out, before, atol=1e-5)  # same weights before training
+    out.sum().backward()
+    torch.optim.SGD(module.parameters(), lr=1.0).step()
+    assert not torch.allclose(module(ids, ones, torch.zeros_like(ids)), before, atol=1e-3)
+    assert torch.equal(shared.model(input_ids=ids, attention_mask=ones).last_hidden_state, before)
+    assert all(not p.requires_grad for p in shared.model.parameters())

@@ -7,7 +7,7 @@ from spacy.training import Example
 from spacy_ptuning.ner.scoring import doc_bio
 from spacy_ptuning.ner.tags import is_valid
 
-from util import blank, encoder_cfg, train
+from util import encoder_cfg, train
 
 # (words, IOB2 tags)
 SENTENCES = [

@@ -91,13 +91,15 @@ def test_answer_in_last_window_of_long_context(bert_dir):
 def test_bad_questions_and_empty_context(bert_dir):
     nlp = qa_nlp(bert_dir)
     train(nlp, qa_examples(nlp), n_iter=2)
-    for question in ("", "   ", None):
+    for question in ("", "   "):
         doc = nlp.make_doc("john visited london")
         doc._.question = question
         with pytest.raises(ValueError, match=r"Doc._.question is .* set it before running the pipeline"):
             nlp(doc)
     with pytest.raises(ValueError, match=r"has \d+ wordpieces; with window=48 it may have at most 21"):
         answer_question(nlp, "who " * 30, "john visited london")
+    unasked = nlp("john visited london")  # no question set: the QA component leaves the doc alone
+    assert unasked._.answers is None and unasked._.answer is None and "answer" not in unasked.spans
     empty = answer_question(nlp, "who visited london", "")
     assert empty["answer"] is None and empty["alternatives"] == [] and isinstance(empty["no_answer_score"], float)
 

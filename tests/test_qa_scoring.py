@@ -4,7 +4,6 @@ import json
 import numpy
 import pytest
 import spacy
-from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_ptuning.corpora.squad import SquadFormatError, read_squad, squad_corpus

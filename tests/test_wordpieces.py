@@ -1,5 +1,4 @@
 """Windows over long docs: every token gets vectors, nothing is truncated."""
-import numpy
 import pytest
 import spacy
 

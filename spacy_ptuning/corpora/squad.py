@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 

@@ -53,7 +53,7 @@ def get_torch_module(model: Model) -> PromptedTransformer:
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[TransformerOutput, Callable]:
     module: PromptedTransformer = model.layers[0].shims[0]._model
     batch = model.attrs["build_batch"](module.backbone, docs)
-    trainable = module.prefix is not None
+    trainable = module.prefix is not None or module.finetuned is not None
     hidden, backprop_hidden = model.layers[0](batch, is_train and trainable)
 
     def backprop(d_hidden: Floats3d) -> List:

@@ -2,7 +2,7 @@
 from typing import Callable, List, Tuple
 
 from thinc.api import Model
-from thinc.types import Floats2d, Floats3d, Ints1d
+from thinc.types import Floats2d, Floats3d
 
 from .encoder import TransformerOutput
 

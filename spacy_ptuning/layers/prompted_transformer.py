@@ -25,7 +25,9 @@ class PromptedTransformer(nn.Module):
         self.cfg = cfg
         # A plain attribute, not a submodule: shared, frozen, never serialised.
         self.__dict__["backbone"] = backbone
-        self.prefix = PrefixEncoder(cfg, backbone) if cfg.mode != "none" else None
+        self.prefix = PrefixEncoder(cfg, backbone) if cfg.mode in ("deep", "shallow") else None
+        # mode "finetune": a private, trainable copy (a submodule, so it is trained and saved)
+        self.finetuned = backbone.trainable_copy() if cfg.mode == "finetune" else None
 
     def forward(
         self,
@@ -39,6 +41,13 @@ class PromptedTransformer(nn.Module):
         device = input_ids.device
         backbone.to(device)
         position_ids = self.position_ids(input_ids, attention_mask)
+        if self.finetuned is not None:
+            return self.finetuned(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                position_ids=position_ids,
+            ).last_hidden_state
         if self.prefix is None:
             with torch.no_grad():
                 return backbone.model(

@@ -1,12 +1,14 @@
 """Save and load a prompt-tuned component as cfg + adapter.safetensors."""
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 import srsly
 from thinc.api import Model
+from wasabi import msg
 
-from ..backbone import get_backbone
+from ..backbone import Backbone
 from ..layers.encoder import get_torch_module
+from ..report import parameter_report
 from ..serialize import ArtifactMismatchError, adapter_from_bytes, adapter_metadata, adapter_to_bytes
 
 ADAPTER_FILE = "adapter.safetensors"
@@ -25,15 +27,28 @@ class AdapterSerializationMixin:
     cfg: dict
     name: str
 
+    def _backbone(self) -> Optional[Backbone]:
+        """The prompt encoder's backbone; None for heads over another tok2vec (e.g. a listener)."""
+        try:
+            return get_torch_module(self.model).backbone
+        except ValueError:
+            return None
+
+    def _report_size(self) -> None:
+        if self._backbone() is not None:
+            msg.info(f"{self.name}: {parameter_report(self.model)}")
+
     def _adapter_bytes(self) -> bytes:
-        backbone = get_torch_module(self.model).backbone
-        meta = {"backbone_fingerprint": backbone.fingerprint, "component": self.name}
+        backbone = self._backbone()
+        meta = {"component": self.name}
+        if backbone is not None:
+            meta["backbone_fingerprint"] = backbone.fingerprint
         return adapter_to_bytes(self.model, meta)
 
     def _load_adapter(self, data: bytes) -> None:
-        backbone = get_torch_module(self.model).backbone
+        backbone = self._backbone()
         saved = adapter_metadata(data).get("backbone_fingerprint")
-        if saved and saved != backbone.fingerprint:
+        if saved and backbone is not None and saved != backbone.fingerprint:
             raise ArtifactMismatchError(
                 f"Component {self.name!r} was trained on a backbone with fingerprint {saved[:12]}..., "
                 f"but the configured backbone ({backbone.path}) has {backbone.fingerprint[:12]}...: "
@@ -50,9 +65,9 @@ class AdapterSerializationMixin:
         return srsly.msgpack_dumps({"cfg": self.cfg, "adapter": self._adapter_bytes()})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()):
-        msg = srsly.msgpack_loads(bytes_data)
-        self.cfg.update(msg["cfg"])
-        self._load_adapter(msg["adapter"])
+        data = srsly.msgpack_loads(bytes_data)
+        self.cfg.update(data["cfg"])
+        self._load_adapter(data["adapter"])
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:

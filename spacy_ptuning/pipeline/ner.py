@@ -16,10 +16,8 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model
 from thinc.types import Floats2d
-from wasabi import msg
 
 from ..ner.tags import OUTSIDE, bio_tags, tags_to_spans, transition_mask, viterbi
-from ..report import parameter_report
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 
@@ -117,7 +115,7 @@ class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
         self.model.get_ref("head").set_dim("nO", len(self.tags))
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
-        msg.info(f"{self.name}: {parameter_report(self.model)}")
+        self._report_size()
 
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """Best valid IOB2 path (tag indices) per doc."""

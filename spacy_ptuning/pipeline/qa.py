@@ -9,7 +9,6 @@ whole spaCy tokens, so answers map to exact character offsets of the doc.
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
@@ -17,11 +16,9 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model
 from thinc.types import Floats2d
-from wasabi import msg
 
 from ..qa.decoding import best_spans
 from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
-from ..report import parameter_report
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 
@@ -99,20 +96,31 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         validate_get_examples(get_examples, "PromptQuestionAnswerer.initialize")
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
-        msg.info(f"{self.name}: {parameter_report(self.model)}")
+        self._report_size()
 
-    def predict(self, docs: Iterable[Doc]) -> List[Prediction]:
+    def predict(self, docs: Iterable[Doc]) -> List[Optional[Prediction]]:
+        """n-best spans and the no-answer score per doc; None for docs with no question set.
+
+        Docs whose doc._.question is None are not asked anything (so a pipeline
+        that also tags or classifies runs on plain texts); a blank question is an error.
+        """
         docs = list(docs)
-        logits = self.model.predict(docs)
-        out = []
-        for rows in logits:
+        asked = [i for i, doc in enumerate(docs) if doc._.question is not None]
+        out: List[Optional[Prediction]] = [None] * len(docs)
+        if not asked:
+            return out
+        logits = self.model.predict([docs[i] for i in asked])
+        for i, rows in zip(asked, logits):
             rows = self.model.ops.to_numpy(rows).astype("float64")
             spans = best_spans(rows[1:, 0], rows[1:, 1], self.cfg["max_answer_length"], self.cfg["n_best"])
-            out.append(([(c.start, c.end, c.score) for c in spans], float(rows[0, 0] + rows[0, 1])))
+            out[i] = ([(c.start, c.end, c.score) for c in spans], float(rows[0, 0] + rows[0, 1]))
         return out
 
-    def set_annotations(self, docs: Iterable[Doc], predictions: List[Prediction]) -> None:
-        for doc, (spans, null_score) in zip(docs, predictions):
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[Optional[Prediction]]) -> None:
+        for doc, prediction in zip(docs, predictions):
+            if prediction is None:
+                continue
+            spans, null_score = prediction
             doc._.answers = [
                 {"text": doc[s : e + 1].text, "start_char": doc[s].idx, "end_char": doc[e].idx + len(doc[e]),
                  "score": score}

@@ -11,9 +11,7 @@ from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.training import Example
 from thinc.api import Config, Model
-from wasabi import msg
 
-from ..report import parameter_report
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 
@@ -59,7 +57,7 @@ class _PromptTextCatMixin(AdapterSerializationMixin):
 
     def initialize(self, get_examples: Callable, *, nlp: Optional[Language] = None, **kwargs) -> None:
         super().initialize(get_examples, nlp=nlp, **kwargs)  # type: ignore[misc]
-        msg.info(f"{self.name}: {parameter_report(self.model)}")
+        self._report_size()
 
     def _check_loaded(self) -> None:
         n_out = self.model.get_ref("head").get_dim("nO") if self.model.has_ref("head") else None
