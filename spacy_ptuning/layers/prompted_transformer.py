@@ -41,16 +41,10 @@ class PromptedTransformer(nn.Module):
         device = input_ids.device
         backbone.to(device)
         position_ids = self.position_ids(input_ids, attention_mask)
-        if self.finetuned is not None:
-            return self.finetuned(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                token_type_ids=token_type_ids,
-                position_ids=position_ids,
-            ).last_hidden_state
-        if self.prefix is None:
-            with torch.no_grad():
-                return backbone.model(
+        if self.prefix is None:  # linear probe (frozen, no gradients) or full fine-tuning
+            encoder = self.finetuned if self.finetuned is not None else backbone.model
+            with torch.set_grad_enabled(self.finetuned is not None and torch.is_grad_enabled()):
+                return encoder(
                     input_ids=input_ids,
                     attention_mask=attention_mask,
                     token_type_ids=token_type_ids,

@@ -5,6 +5,7 @@ wordpiece states over every window that holds it. Decoding is constrained
 Viterbi, so every predicted sequence is valid IOB2: no entity is invented or
 silently dropped by a repair step.
 """
+from functools import lru_cache
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -50,6 +51,12 @@ NER_SCORE_WEIGHTS = {
 def make_ptuning_ner(nlp: Language, name: str, model: Model, scorer: Optional[Callable]) -> "PromptEntityRecognizer":
     """Named-entity recognition with P-tuning v2 prompts over a frozen backbone."""
     return PromptEntityRecognizer(nlp.vocab, model, name, scorer=scorer)
+
+
+@lru_cache(maxsize=32)
+def _transitions(labels: Tuple[str, ...]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Valid IOB2 transitions for a label set (built once, not per batch)."""
+    return transition_mask(bio_tags(labels))
 
 
 def biluo_to_iob2(tag: str) -> str:
@@ -121,7 +128,7 @@ class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
         """Best valid IOB2 path (tag indices) per doc."""
         docs = list(docs)
         probs = self.model.predict(docs)
-        allowed, start = transition_mask(self.tags)
+        allowed, start = _transitions(self.labels)
         paths = []
         for p in probs:
             log_p = numpy.log(self.model.ops.to_numpy(p).astype("float64") + 1e-12)
