@@ -88,3 +88,17 @@ def test_seqeval_projects_predictions_made_on_other_tokens():
     from spacy.scorer import get_ner_prf
 
     assert get_ner_prf([Example(predicted, reference)])["ents_f"] == 1.0
+
+
+def test_seqeval_skips_docs_without_entity_annotation():
+    import spacy
+    from spacy.tokens import Doc
+    from spacy.training import Example
+
+    from spacy_ptuning.ner.scoring import seqeval_scores
+
+    nlp = spacy.blank("en")
+    gold = Doc(nlp.vocab, words=["Peter", "won"], ents=["B-PER", "O"])
+    pred = Doc(nlp.vocab, words=["Peter", "won"], ents=["B-PER", "O"])
+    unannotated = Example(nlp.make_doc("a good film"), nlp.make_doc("a good film"))
+    assert seqeval_scores([Example(pred, gold), unannotated])["seqeval_f"] == 1.0

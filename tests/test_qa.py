@@ -152,3 +152,17 @@ def test_spacy_train_from_squad_json(bert_dir, tmp_path, capsys):
     assert re.search(r"QA_F1\s+QA_EXACT\s+QA_HASANS_F1\s+QA_NOANS_F1", log), log
     nlp = spacy.load(tmp_path / "out" / "model-last")
     assert [r["answer"] for r in _answers(nlp)] == [a for _, _, a in DATA]
+
+
+def test_answer_that_cannot_be_placed_is_not_trained_as_no_answer(bert_dir):
+    nlp = qa_nlp(bert_dir)
+    (eg,) = qa_examples(nlp, [("who", "john visited london", None)])
+    eg.reference._.gold_answers = ["rome"]  # answer text not in the context: the reader warned
+    nlp.initialize(lambda: [eg])
+    qa = nlp.get_pipe("ptuning_qa")
+    logits = qa.model.predict([eg.predicted])
+    loss, (d,) = qa.get_loss([eg], logits)
+    assert loss == 0.0 and not d.any()
+    (unanswerable,) = qa_examples(nlp, [("who", "john visited london", None)])
+    loss, (d,) = qa.get_loss([unanswerable], logits)
+    assert loss > 0.0 and d[0, 0] < 0  # a true "no answer" example pulls row 0 up

@@ -139,3 +139,11 @@ def test_shared_squad_reads_whole():
     records, problems = read_squad(root / "dev-v2.0.json")
     assert len(records) == 1996 and sum(r.is_impossible for r in records) == 976
     assert all(r.is_impossible or r.answers for r in records)
+
+
+def test_examples_without_question_or_gold_are_not_scored():
+    """In a multitask evaluation, a textcat doc is no unanswerable question."""
+    nlp = spacy.blank("en")
+    plain = Example(nlp.make_doc("a good film"), nlp.make_doc("a good film"))
+    scores = squad_scores([_qa_example(nlp, "john visited paris", ["paris"], (13, 18)), plain])
+    assert scores["qa_total"] == 1 and scores["qa_exact"] == 1.0

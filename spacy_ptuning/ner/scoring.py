@@ -40,6 +40,8 @@ def seqeval_scores(examples: Iterable[Example], prefix: str = "seqeval") -> Dict
     """Micro P/R/F over all entities, and per type, with seqeval's strict IOB2 mode."""
     gold, pred = [], []
     for eg in examples:
+        if not eg.reference.has_annotation("ENT_IOB"):
+            continue  # not an NER example (as in spaCy's ents_* scores)
         gold.append(doc_bio(eg.reference))
         pred.append(predicted_bio_on_reference(eg))
     report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)

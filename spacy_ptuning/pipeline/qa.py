@@ -139,23 +139,28 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         loss = 0.0
         d_logits = []
         for eg, rows in zip(examples, logits):
-            start, end = self._gold_positions(eg)
             d = ops.alloc2f(*rows.shape)
-            for col, gold in ((0, start), (1, end)):
+            d_logits.append(d)
+            gold_rows = self._gold_positions(eg)
+            if gold_rows is None:
+                continue
+            for col, gold in zip((0, 1), gold_rows):
                 scores = rows[:, col]
                 probs = ops.xp.exp(scores - scores.max())
                 probs /= probs.sum()
                 d[:, col] = probs
                 d[gold, col] -= 1.0
                 loss -= float(ops.xp.log(probs[gold] + 1e-12))
-            d_logits.append(d / (2 * len(examples)))
+            d /= 2 * len(examples)
         return loss / (2 * max(len(examples), 1)), d_logits
 
-    def _gold_positions(self, eg: Example) -> Tuple[int, int]:
-        """Rows of the gold start and end (1 + token index), or (0, 0) for no answer."""
+    def _gold_positions(self, eg: Example) -> Optional[Tuple[int, int]]:
+        """Rows of the gold start and end (1 + token index), (0, 0) for no answer, or None
+        when gold answer texts exist but none could be placed in the context (the
+        reader warned about it): such an example is scored but not trained on."""
         spans = eg.reference.spans.get(ANSWER_KEY, [])
         if not len(spans):
-            return 0, 0
+            return None if eg.reference._.gold_answers else (0, 0)
         gold = spans[0]
         span = eg.predicted.char_span(gold.start_char, gold.end_char, alignment_mode="expand")
         if span is None or not len(span):

@@ -64,9 +64,14 @@ def gold_answers(example: Example) -> List[str]:
 
 
 def squad_scores(examples: Iterable[Example], prefix: str = "qa") -> Dict[str, Any]:
-    """Overall, HasAns and NoAns EM/F1 as fractions (None for an empty split)."""
+    """Overall, HasAns and NoAns EM/F1 as fractions (None for an empty split).
+
+    Examples whose reference has neither a question nor gold answers are not QA
+    examples and are skipped."""
     splits: Dict[str, List[Dict[str, float]]] = {"all": [], "hasans": [], "noans": []}
     for eg in examples:
+        if eg.reference._.gold_answers is None and eg.reference._.question is None:
+            continue  # not a QA example (e.g. a textcat doc in a multitask evaluation)
         golds = gold_answers(eg)
         answer = eg.predicted._.answer
         scores = score_answer(golds, answer.text if answer is not None else "")
