@@ -99,9 +99,9 @@ def write_wheel(
     return path
 
 
-def _tree(root: Path, prefix: str, keep: Callable[[Path], bool] = lambda p: True) -> Iterator[Tuple[str, Path]]:
+def _tree(root: Path, prefix: str) -> Iterator[Tuple[str, Path]]:
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and keep(path):
+        if path.is_file() and "__pycache__" not in path.parts:
             yield f"{prefix}/{path.relative_to(root).as_posix()}", path
 
 
