@@ -25,8 +25,8 @@ class ParameterReport:
         )
 
 
-def parameter_report(model: Model) -> ParameterReport:
-    """Count prompts + head (thinc params and torch params that require grad)."""
+def count_trainable(model: Model) -> int:
+    """Thinc parameters plus torch parameters that require grad, over the whole model."""
     trainable = 0
     for node in model.walk():
         for name in node.param_names:
@@ -36,5 +36,10 @@ def parameter_report(model: Model) -> ParameterReport:
             module = getattr(shim, "_model", None)
             if isinstance(module, torch.nn.Module):
                 trainable += sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return trainable
+
+
+def parameter_report(model: Model) -> ParameterReport:
+    """Prompts + head of a prompt-tuned component, against its frozen backbone."""
     backbone = get_torch_module(model).backbone
-    return ParameterReport(trainable=trainable, backbone=backbone.n_parameters)
+    return ParameterReport(trainable=count_trainable(model), backbone=backbone.n_parameters)

@@ -9,18 +9,18 @@ import os
 import resource
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import spacy
 import typer
 from spacy.cli.train import train
-from spacy.training import Corpus, Example
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from spacy_ptuning.backbone import get_backbone, resolve_backbone_path  # noqa: E402
-from spacy_ptuning.corpora.conll import conll_corpus  # noqa: E402
-from spacy_ptuning.corpora.squad import squad_corpus  # noqa: E402
+from spacy_ptuning.report import count_trainable  # noqa: E402
+
+from evaluate import READERS  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 COMPONENT = {"textcat": "ptuning_textcat", "ner": "ptuning_ner", "qa": "ptuning_qa"}
@@ -45,25 +45,8 @@ def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_l
     return CONFIGS / f"{task}.cfg", overrides, ft_lr if method == "full-fine-tuning" else lr
 
 
-def _dev_examples(task: str, nlp, path: Path, limit: int) -> List[Example]:
-    reader = {"textcat": lambda: Corpus(path, limit=limit), "ner": lambda: conll_corpus(path, limit=limit),
-              "qa": lambda: squad_corpus(path, limit=limit)}[task]()
-    return list(reader(nlp))
-
-
 def _trainable(nlp) -> int:
-    total = 0
-    for _, pipe in nlp.pipeline:
-        model = getattr(pipe, "model", None)
-        if model is None or not hasattr(model, "walk"):
-            continue
-        for node in model.walk():
-            total += sum(int(node.get_param(n).size) for n in node.param_names if node.has_param(n))
-            for shim in node.shims:
-                module = getattr(shim, "_model", None)
-                if module is not None and hasattr(module, "parameters"):
-                    total += sum(p.numel() for p in module.parameters() if p.requires_grad)
-    return total
+    return sum(count_trainable(pipe.model) for _, pipe in nlp.pipeline if hasattr(getattr(pipe, "model", None), "walk"))
 
 
 def _dir_bytes(path: Path) -> int:
@@ -102,7 +85,7 @@ def main(
     best = max(log, key=lambda r: r["score"])
     model_dir = run_dir / "model-best"
     nlp = spacy.load(model_dir)
-    examples = _dev_examples(task, nlp, dev_path, dev_limit)
+    examples = list(READERS[task](dev_path, dev_limit)(nlp))
     scores = nlp.evaluate(examples)
     docs = [eg.predicted for eg in examples]
     n_words = sum(len(d) for d in docs)
@@ -134,9 +117,7 @@ def main(
 
 
 def _count(task: str, path: Path) -> int:
-    nlp = spacy.blank("en")
-    reader = {"textcat": lambda: Corpus(path), "ner": lambda: conll_corpus(path), "qa": lambda: squad_corpus(path)}
-    return sum(1 for _ in reader[task]()(nlp))
+    return sum(1 for _ in READERS[task](path, 0)(spacy.blank("en")))
 
 
 def _peak_gpu_mb():

@@ -17,7 +17,12 @@ from spacy_ptuning.corpora.squad import squad_corpus
 from spacy_ptuning.qa.extensions import ANSWER_KEY
 from spacy_ptuning.qa.scoring import squad_scores
 
-READERS = {"textcat": lambda path: Corpus(path), "ner": ner_corpus, "qa": squad_corpus}
+# task -> (path, limit) -> corpus reader
+READERS = {
+    "textcat": lambda path, limit=0: Corpus(path, limit=limit),
+    "ner": lambda path, limit=0: ner_corpus(path, limit=limit),
+    "qa": lambda path, limit=0: squad_corpus(path, limit=limit),
+}
 TASK_SCORES = {"textcat": ("cats_",), "ner": ("ents_", "seqeval_"), "qa": ("qa_",)}
 
 

@@ -27,6 +27,14 @@ def _gather_mean(model: Model, hidden: Floats3d, index, lengths) -> Tuple[Floats
     return pooled, backprop
 
 
+def _doc_offsets(doc_lengths) -> list:
+    """Start of each doc's tokens in the flat token order, plus the end."""
+    offsets = [0]
+    for n in doc_lengths:
+        offsets.append(offsets[-1] + n)
+    return offsets
+
+
 def pool_tokens() -> Model[TransformerOutput, List[Floats2d]]:
     """One vector per spaCy token: the mean of its wordpiece states."""
     return Model("pool_tokens", _pool_tokens_forward)
@@ -36,9 +44,7 @@ def _pool_tokens_forward(model: Model, out: TransformerOutput, is_train: bool):
     batch = out.batch
     pooled, backprop_pool = _gather_mean(model, out.hidden, batch.token_index, batch.token_lengths)
     ops = model.ops
-    offsets = [0]
-    for n in batch.doc_lengths:
-        offsets.append(offsets[-1] + n)
+    offsets = _doc_offsets(batch.doc_lengths)
     per_doc = [pooled[offsets[i] : offsets[i + 1]] for i in range(len(batch.doc_lengths))]
 
     def backprop(d_docs: List[Floats2d]) -> Floats3d:
@@ -89,9 +95,7 @@ def _cls_and_tokens_forward(model: Model, out: TransformerOutput, is_train: bool
     batch = out.batch
     tokens, backprop_tokens = _gather_mean(model, out.hidden, batch.token_index, batch.token_lengths)
     cls, backprop_cls = _gather_mean(model, out.hidden, batch.cls_index, batch.cls_lengths)
-    offsets = [0]
-    for n in batch.doc_lengths:
-        offsets.append(offsets[-1] + n)
+    offsets = _doc_offsets(batch.doc_lengths)
     rows = [
         ops.xp.concatenate([cls[i : i + 1], tokens[offsets[i] : offsets[i + 1]]])
         for i in range(len(batch.doc_lengths))
