@@ -1,8 +1,9 @@
 """spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
-from . import architectures, loggers  # noqa: F401  (registers them)
+from . import architectures, callbacks, loggers, schedules  # noqa: F401  (registers them)
 from .corpora import cluener, conll, ner_files, squad  # noqa: F401
 from .ner import scoring  # noqa: F401
 from .qa import scoring as qa_scoring  # noqa: F401
+from .textcat import scoring as textcat_scoring  # noqa: F401
 from .backbone import Backbone, BackboneError, get_backbone
 from .config import PromptConfig
 from .pipeline import (

@@ -166,3 +166,33 @@ def test_answer_that_cannot_be_placed_is_not_trained_as_no_answer(bert_dir):
     (unanswerable,) = qa_examples(nlp, [("who", "john visited london", None)])
     loss, (d,) = qa.get_loss([unanswerable], logits)
     assert loss > 0.0 and d[0, 0] < 0  # a true "no answer" example pulls row 0 up
+
+
+def _many_questions():
+    """36 answerable questions over 36 contexts; the clause order varies, so
+    answering needs the question, not a fixed position."""
+    names, places = ["john", "mary", "acme corp"], ["london", "paris", "new york"]
+    data = []
+    for i, (n1, n2) in enumerate((a, b) for a in names for b in names if a != b):
+        for j, (p1, p2) in enumerate((a, b) for a in places for b in places if a != b):
+            visit, work = f"{n1} visited {p1}", f"{n2} works in {p2}"
+            context = f"{visit} and {work}" if (i + j) % 2 else f"{work} and {visit}"
+            if (i * 6 + j) % 2:
+                data.append((f"who visited {p1}", context, n1))
+            else:
+                data.append((f"where does {n2} work", context, p2))
+    return data
+
+
+def test_overfitting_a_few_dozen_questions_IO(bert_dir, tmp_path):
+    """spaCy-style overfitting: HasAns F1 >= 90 on the training questions, before and after a disk round trip."""
+    data = _many_questions()
+    assert len(data) == 36
+    nlp = qa_nlp(bert_dir)
+    train(nlp, qa_examples(nlp, data), n_iter=250, learn_rate=0.03)
+    scores = nlp.evaluate(qa_examples(nlp, data))
+    assert scores["qa_hasans_f1"] >= 0.9 and scores["qa_forced_f1"] >= 0.9
+    nlp.to_disk(tmp_path / "qa")
+    loaded = spacy.load(tmp_path / "qa")
+    assert loaded.evaluate(qa_examples(loaded, data))["qa_hasans_f1"] == scores["qa_hasans_f1"]
+    assert _answers(loaded, data) == _answers(nlp, data)

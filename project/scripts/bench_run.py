@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from spacy_ptuning.backbone import get_backbone, resolve_backbone_path  # noqa: E402
 from spacy_ptuning.report import count_trainable  # noqa: E402
 
-from evaluate import READERS  # noqa: E402
+from spacy_ptuning.evaluation import task_reader  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 COMPONENT = {"textcat": "ptuning_textcat", "ner": "ptuning_ner", "qa": "ptuning_qa"}
@@ -68,7 +68,6 @@ def main(
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
     n_train = train_limit or _count(task, train_path)
     batch = batch_size or (16 if task == "qa" else 32)
-    steps = max(1, epochs * -(-n_train // batch))
     run_dir = output.parent / output.stem
     overrides.update({
         "paths.train": str(train_path), "paths.dev": str(dev_path), "system.seed": seed,
@@ -76,8 +75,6 @@ def main(
         "training.max_epochs": epochs, "training.eval_frequency": eval_frequency,
         "training.batcher.size": batch,
         "training.optimizer.learn_rate.initial_rate": rate,
-        "training.optimizer.learn_rate.warmup_steps": max(1, steps // 10),
-        "training.optimizer.learn_rate.total_steps": steps,
         "training.logger.output_file": str(run_dir / "log.jsonl"),
     })
     train(config, run_dir, overrides=overrides, use_gpu=gpu_id)
@@ -85,7 +82,7 @@ def main(
     best = max(log, key=lambda r: r["score"])
     model_dir = run_dir / "model-best"
     nlp = spacy.load(model_dir)
-    examples = list(READERS[task](dev_path, dev_limit)(nlp))
+    examples = list(task_reader(dev_path, task, dev_limit)(nlp))
     scores = nlp.evaluate(examples)
     docs = [eg.predicted for eg in examples]
     n_words = sum(len(d) for d in docs)
@@ -117,7 +114,7 @@ def main(
 
 
 def _count(task: str, path: Path) -> int:
-    return sum(1 for _ in READERS[task](path, 0)(spacy.blank("en")))
+    return sum(1 for _ in task_reader(path, task)(spacy.blank("en")))
 
 
 def _peak_gpu_mb():

@@ -12,7 +12,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.training import Example
@@ -112,15 +112,27 @@ def record_to_example(nlp: Language, record: QARecord) -> Example:
 
 
 @registry.readers("spacy_ptuning.SquadCorpus.v1")
-def squad_corpus(path: Union[str, Path], limit: int = 0) -> Callable[[Language], Iterator[Example]]:
-    """Read SQuAD v1.1/v2.0 JSON directly in `spacy train` (is_impossible optional)."""
+def squad_corpus(
+    path: Union[str, Path, Sequence[Union[str, Path]]], limit: int = 0
+) -> Callable[[Language], Iterator[Example]]:
+    """Read SQuAD v1.1/v2.0 JSON directly in `spacy train` (is_impossible optional).
+
+    path: one file, or a list of files read one after another (e.g.
+    `--paths.train '["train-v1.1.json", "train-v2.0.json"]'`); limit: at most
+    this many questions in all (0: every question)."""
     register_extensions()
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths:
+        raise SquadFormatError("SquadCorpus.v1 got an empty list of paths.")
 
     def read(nlp: Language) -> Iterator[Example]:
-        records, problems = read_squad(path)
-        if problems:
-            shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-            warnings.warn(f"{path}: {len(problems)} answer(s) with an answer_start that does not match: {shown}")
+        records: List[QARecord] = []
+        for one in paths:
+            found, problems = read_squad(one)
+            if problems:
+                shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+                warnings.warn(f"{one}: {len(problems)} answer(s) with an answer_start that does not match: {shown}")
+            records.extend(found)
         for record in records[:limit] if limit else records:
             yield record_to_example(nlp, record)
 

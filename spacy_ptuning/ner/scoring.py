@@ -1,8 +1,6 @@
 """Entity scores computed with seqeval (strict IOB2 mode, as in the CoNLL evaluation)."""
 from typing import Any, Dict, Iterable, List
 
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2
 from spacy.training import Example
 from spacy.util import registry
 
@@ -37,13 +35,22 @@ def predicted_bio_on_reference(eg: Example) -> List[str]:
 
 
 def seqeval_scores(examples: Iterable[Example], prefix: str = "seqeval") -> Dict[str, Any]:
-    """Micro P/R/F over all entities, and per type, with seqeval's strict IOB2 mode."""
+    """Micro P/R/F over all entities, and per type, with seqeval's strict IOB2 mode.
+
+    Examples without entity annotation are not NER examples (as in spaCy's ents_*
+    scores) and are skipped; with none left every score is None."""
     gold, pred = [], []
     for eg in examples:
         if not eg.reference.has_annotation("ENT_IOB"):
-            continue  # not an NER example (as in spaCy's ents_* scores)
+            continue
         gold.append(doc_bio(eg.reference))
         pred.append(predicted_bio_on_reference(eg))
+    if not gold:
+        return {f"{prefix}_{key}": None for key in ("p", "r", "f", "per_type")}
+    # seqeval pulls in scikit-learn: imported when a score is computed, not with the package
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
     report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
     micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
     per_type = {

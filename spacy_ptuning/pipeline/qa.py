@@ -32,11 +32,18 @@ dropout = 0.1
     stride=128,
     text_pair="question",
 )
+# model-best is chosen by scores that abstaining cannot win: HasAns F1 with forced
+# answers, and SQuAD v2.0's best_f1 (overall F1 at the best threshold, which is at
+# least the always-no-answer score for every model). qa_f1 (at the stored
+# threshold) is shown next to them.
 QA_SCORE_WEIGHTS = {
-    "qa_f1": 1.0,
-    "qa_exact": 0.0,
+    "qa_forced_f1": 0.5,
+    "qa_best_f1": 0.5,
+    "qa_f1": 0.0,
     "qa_hasans_f1": 0.0,
     "qa_noans_f1": 0.0,
+    "qa_exact": None,
+    "qa_best_f1_thresh": None,
     "qa_hasans_em": None,
     "qa_noans_em": None,
     "qa_total": None,
@@ -91,6 +98,7 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         self.name = name
         self.cfg: Dict = {"max_answer_length": max_answer_length, "n_best": n_best, "null_threshold": null_threshold}
         self.scorer = scorer
+        self.calibrated_threshold: Optional[float] = None
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
         validate_get_examples(get_examples, "PromptQuestionAnswerer.initialize")
@@ -130,6 +138,36 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
             answered = bool(spans) and spans[0][2] - null_score > self.cfg["null_threshold"]
             best = [Span(doc, spans[0][0], spans[0][1] + 1, label=ANSWER_LABEL)] if answered else []
             doc.spans[ANSWER_KEY] = best
+
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict:
+        """The scorer's scores; also remembers qa_best_f1_thresh, the null threshold
+        that maximised F1 on these examples, for `use_calibrated_threshold`.
+
+        Reference docs with a question whose predicted doc has none were never
+        asked (spaCy's Corpus makes predicted docs with make_doc, which drops
+        doc._.question): that is an error, not a row of silent abstentions."""
+        examples = list(examples)
+        lost = [eg for eg in examples if eg.reference._.question is not None and eg.predicted._.question is None]
+        if lost:
+            raise ValueError(
+                f"Component {self.name!r}: {len(lost)} of {len(examples)} examples have a question on the "
+                f"reference doc but none on the predicted doc (first: {lost[0].reference._.question!r}), so "
+                "they were never asked and would all score as 'no answer'. `spacy evaluate` and spaCy's "
+                "Corpus reader make predicted docs from the text alone: evaluate QA with "
+                "`spacy-ptuning evaluate MODEL DATA` (SQuAD JSON or .spacy), or read with "
+                "spacy_ptuning.SquadCorpus.v1, which sets doc._.question on both docs."
+            )
+        scores = super().score(examples, **kwargs)
+        threshold = scores.get("qa_best_f1_thresh")
+        if threshold is not None:
+            self.calibrated_threshold = float(threshold)
+        return scores
+
+    def use_calibrated_threshold(self) -> None:
+        """Store the threshold found by the last score() as null_threshold (a no-op before any)."""
+        threshold = getattr(self, "calibrated_threshold", None)
+        if threshold is not None:
+            self.cfg["null_threshold"] = threshold
 
     def get_loss(self, examples: Iterable[Example], logits: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Mean of start and end cross-entropy over [no answer] + context tokens."""

@@ -79,7 +79,7 @@ class PromptMultiLabelTextCategorizer(_PromptTextCatMixin, MultiLabel_TextCatego
 @Language.factory(
     "ptuning_textcat",
     assigns=["doc.cats"],
-    default_config={"threshold": 0.0, "model": DEFAULT_TEXTCAT_MODEL, "scorer": {"@scorers": "spacy.textcat_scorer.v2"}},
+    default_config={"threshold": 0.0, "model": DEFAULT_TEXTCAT_MODEL, "scorer": {"@scorers": "spacy_ptuning.textcat_scorer.v1"}},
     default_score_weights=CATS_SCORE_WEIGHTS,
 )
 def make_ptuning_textcat(
@@ -95,7 +95,7 @@ def make_ptuning_textcat(
     default_config={
         "threshold": 0.5,
         "model": DEFAULT_MULTILABEL_MODEL,
-        "scorer": {"@scorers": "spacy.textcat_multilabel_scorer.v2"},
+        "scorer": {"@scorers": "spacy_ptuning.textcat_multilabel_scorer.v1"},
     },
     default_score_weights=CATS_SCORE_WEIGHTS,
 )

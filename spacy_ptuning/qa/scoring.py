@@ -8,7 +8,7 @@ as one token each, so F1 on Chinese is over characters (as CMRC 2018 scores it).
 import re
 import string
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from spacy.training import Example
 from spacy.util import registry
@@ -63,33 +63,88 @@ def gold_answers(example: Example) -> List[str]:
     return list(texts)
 
 
-def squad_scores(examples: Iterable[Example], prefix: str = "qa") -> Dict[str, Any]:
-    """Overall, HasAns and NoAns EM/F1 as fractions (None for an empty split).
+def is_qa_example(example: Example) -> bool:
+    """Whether an example asks a question (a textcat doc in a multitask evaluation does not)."""
+    return example.reference._.gold_answers is not None or example.reference._.question is not None
 
-    Examples whose reference has neither a question nor gold answers are not QA
-    examples and are skipped."""
+
+def _answer_margin(doc) -> float:
+    """How far the best span beats "no answer" (-inf when no span could be proposed)."""
+    if not doc._.answers or doc._.no_answer_score is None:
+        return float("-inf")
+    return float(doc._.answers[0]["score"]) - float(doc._.no_answer_score)
+
+
+def best_threshold(rows: List[Tuple[float, bool, float]]) -> Tuple[float, float]:
+    """SQuAD v2.0's best_f1 / best_f1_thresh for (margin, has_answer, forced-answer F1) rows.
+
+    Answering a question gains its forced-answer F1 if it has an answer and loses
+    the 1 a correct abstention scores if not; the cut through the margins sorted
+    best first with the highest total is the best threshold. A question is then
+    answered when its margin is strictly above the threshold (the component's rule).
+    """
+    if not rows:
+        return 0.0, 0.0
+    rows = sorted(rows, key=lambda r: -r[0])
+    total = float(sum(1 for _, has_answer, _ in rows if not has_answer))
+    best_total, best_thresh = total, rows[0][0] if rows[0][0] != float("-inf") else 0.0
+    i = 0
+    while i < len(rows):
+        margin = rows[i][0]
+        if margin == float("-inf"):
+            break  # nothing to answer with
+        while i < len(rows) and rows[i][0] == margin:  # equal margins answer together
+            total += rows[i][2] if rows[i][1] else -1.0
+            i += 1
+        if total > best_total:
+            below = rows[i][0] if i < len(rows) else float("-inf")
+            best_total = total
+            best_thresh = (margin + below) / 2 if below != float("-inf") else margin - 1.0
+    return best_total / len(rows), best_thresh
+
+
+def squad_scores(examples: Iterable[Example], prefix: str = "qa") -> Dict[str, Any]:
+    """Overall, HasAns and NoAns EM/F1 as fractions (None for an empty split), plus
+    the threshold-free scores: HasAns F1 with forced answers (the best span even
+    where the component abstained) and SQuAD v2.0's best_f1 with its threshold.
+
+    Examples that are not QA examples (see is_qa_example) are skipped; with none
+    left every score is None, as spaCy's own scorers report a task without examples."""
     splits: Dict[str, List[Dict[str, float]]] = {"all": [], "hasans": [], "noans": []}
+    forced: List[float] = []
+    margins: List[Tuple[float, bool, float]] = []
     for eg in examples:
-        if eg.reference._.gold_answers is None and eg.reference._.question is None:
-            continue  # not a QA example (e.g. a textcat doc in a multitask evaluation)
+        if not is_qa_example(eg):
+            continue
         golds = gold_answers(eg)
         answer = eg.predicted._.answer
         scores = score_answer(golds, answer.text if answer is not None else "")
+        has_answer = any(normalize_answer(g) for g in golds)
         splits["all"].append(scores)
-        splits["hasans" if any(normalize_answer(g) for g in golds) else "noans"].append(scores)
+        splits["hasans" if has_answer else "noans"].append(scores)
+        candidates = eg.predicted._.answers or []
+        forced_f1 = score_answer(golds, candidates[0]["text"])["f1"] if candidates else 0.0
+        if has_answer:
+            forced.append(forced_f1)
+        margins.append((_answer_margin(eg.predicted), has_answer, forced_f1))
 
     def mean(rows: List[Dict[str, float]], key: str) -> Optional[float]:
         return sum(r[key] for r in rows) / len(rows) if rows else None
 
+    n = len(splits["all"])
+    best_f1, best_thresh = best_threshold(margins)
     return {
         f"{prefix}_exact": mean(splits["all"], "exact"),
         f"{prefix}_f1": mean(splits["all"], "f1"),
+        f"{prefix}_forced_f1": sum(forced) / len(forced) if forced else None,
+        f"{prefix}_best_f1": best_f1 if n else None,
+        f"{prefix}_best_f1_thresh": best_thresh if n else None,
         f"{prefix}_hasans_em": mean(splits["hasans"], "exact"),
         f"{prefix}_hasans_f1": mean(splits["hasans"], "f1"),
         f"{prefix}_noans_em": mean(splits["noans"], "exact"),
         f"{prefix}_noans_f1": mean(splits["noans"], "f1"),
-        f"{prefix}_total": len(splits["all"]),
-        f"{prefix}_hasans_n": len(splits["hasans"]),
+        f"{prefix}_total": n if n else None,
+        f"{prefix}_hasans_n": len(splits["hasans"]) if n else None,
     }
 
 
