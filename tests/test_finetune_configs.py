@@ -11,7 +11,6 @@ from util import blank, sentiment_texts, write_docbin
 CONFIGS = Path(__file__).parent.parent / "configs" / "finetune"
 COMMON = {
     "training.max_epochs": 0, "training.max_steps": 6, "training.eval_frequency": 3,
-    "training.optimizer.learn_rate.warmup_steps": 1, "training.optimizer.learn_rate.total_steps": 6,
     "training.batcher.size": 4,
 }
 

@@ -8,9 +8,13 @@ import spacy
 from spacy_ptuning import answer_question
 from spacy_ptuning.layers.encoder import get_torch_module
 
-from test_ner import ner_examples, ner_nlp
-from test_qa import qa_examples, qa_nlp
-from util import blank, encoder_cfg, textcat_examples, train
+import srsly
+
+from spacy_ptuning.evaluation import evaluate_task, task_reader
+
+from test_ner import SENTENCES, ner_examples, ner_nlp
+from test_qa import DATA, qa_examples, qa_nlp
+from util import blank, encoder_cfg, textcat_examples, train, write_docbin
 
 CONFIG = Path(__file__).parent.parent / "configs" / "multitask.cfg"
 
@@ -38,3 +42,25 @@ def test_assembled_pipeline_matches_single_task_pipelines(bert_dir, tmp_path):
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in ner(text).ents]
     assert doc._.answers is None  # no question asked
     assert answer_question(multi, "who visited london", text) == answer_question(qa, "who visited london", text)
+    _evaluate_each_task(multi, tmp_path)
+
+
+def _evaluate_each_task(multi, tmp_path):
+    """The multitask pipeline scored on each task's dev data: that task's scores, no crash."""
+    textcat_dev = write_docbin(multi, [("good fun", "POS"), ("bad film", "NEG")], tmp_path / "textcat.spacy")
+    ner_dev = tmp_path / "ner.txt"
+    ner_dev.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in zip(words, tags))
+                                     for words, tags in SENTENCES) + "\n", encoding="utf8")
+    qa_dev = tmp_path / "qa.json"
+    qas = [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}] if a else [],
+            "is_impossible": a is None} for i, (q, c, a) in enumerate(DATA) if c == DATA[0][1]]
+    srsly.write_json(qa_dev, {"data": [{"title": "t", "paragraphs": [{"context": DATA[0][1], "qas": qas}]}]})
+    textcat = evaluate_task(multi, textcat_dev, "textcat")
+    assert textcat["cats_score"] is not None and textcat["accuracy"] is not None
+    ner = evaluate_task(multi, ner_dev, "ner")
+    assert ner["seqeval_f"] is not None and ner["ents_f"] is not None
+    qa = evaluate_task(multi, qa_dev, "qa")
+    assert qa["qa_total"] == len(qas) and qa["baseline_no_answer"]["qa_f1"] == 0.0  # every question answerable
+    # each task's file holds no other task's examples: their scorers report None, never 0 or a crash
+    scores = multi.evaluate(list(task_reader(ner_dev, "ner")(multi)))
+    assert scores["cats_score"] is None and scores["qa_f1"] is None and scores["seqeval_f"] is not None

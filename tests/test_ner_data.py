@@ -139,8 +139,6 @@ def _train_overrides(backbone: Path, train_path: Path, dev_path: Path, lang: str
         "training.max_steps": 80,
         "training.eval_frequency": 40,
         "training.dropout": 0.0,
-        "training.optimizer.learn_rate.warmup_steps": 5,
-        "training.optimizer.learn_rate.total_steps": 80,
         "training.batcher.size": 4,
     }
 

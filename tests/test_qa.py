@@ -1,6 +1,8 @@
 """ptuning_qa: overfitting and round trips, windows, offsets, bad input, Chinese, spacy train."""
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,14 +146,19 @@ def test_spacy_train_from_squad_json(bert_dir, tmp_path, capsys):
         "components.ptuning_qa.model.encoder.stride": 16,
         "components.ptuning_qa.model.encoder.prefix_dropout": 0.0,
         "training.dropout": 0.0, "training.max_epochs": 0, "training.max_steps": 100, "training.eval_frequency": 50,
-        "training.optimizer.learn_rate.warmup_steps": 5, "training.optimizer.learn_rate.total_steps": 100,
         "training.batcher.size": 4,
     }
     spacy_train(CONFIG, tmp_path / "out", overrides=overrides)
     log = capsys.readouterr().out
-    assert re.search(r"QA_F1\s+QA_EXACT\s+QA_HASANS_F1\s+QA_NOANS_F1", log), log
+    # forced-answer HasAns F1 and best-threshold F1 (model selection) next to the overall score
+    assert re.search(r"QA_FORCED_F1\s+QA_BEST_F1\s+QA_F1\s+QA_HASANS_F1\s+QA_NOANS_F1", log), log
     nlp = spacy.load(tmp_path / "out" / "model-last")
     assert [r["answer"] for r in _answers(nlp)] == [a for _, _, a in DATA]
+    # the saved null threshold is the one that maximised F1 at the last evaluation
+    dev = qa_examples(nlp)
+    threshold = nlp.get_pipe("ptuning_qa").cfg["null_threshold"]
+    nlp.get_pipe("ptuning_qa").cfg["null_threshold"] = 0.0
+    assert threshold != 0.0 and threshold == pytest.approx(nlp.evaluate(dev)["qa_best_f1_thresh"])
 
 
 def test_answer_that_cannot_be_placed_is_not_trained_as_no_answer(bert_dir):
@@ -196,3 +203,30 @@ def test_overfitting_a_few_dozen_questions_IO(bert_dir, tmp_path):
     loaded = spacy.load(tmp_path / "qa")
     assert loaded.evaluate(qa_examples(loaded, data))["qa_hasans_f1"] == scores["qa_hasans_f1"]
     assert _answers(loaded, data) == _answers(nlp, data)
+
+
+def test_spacy_evaluate_on_qa_docbin_fails_loudly_and_the_cli_scores_it(bert_dir, tmp_path):
+    """`spacy evaluate` drops doc._.question (spaCy's Corpus makes predicted docs from text):
+    an error that names the fix, never a table of silent abstentions."""
+    from spacy.tokens import DocBin
+    from typer.testing import CliRunner
+
+    from spacy_ptuning.cli import app
+
+    nlp = qa_nlp(bert_dir)
+    train(nlp, qa_examples(nlp), n_iter=40, learn_rate=0.05)
+    nlp.to_disk(tmp_path / "qa")
+    db = DocBin(store_user_data=True)
+    for eg in qa_examples(nlp):
+        db.add(eg.reference)
+    db.to_disk(tmp_path / "dev.spacy")
+    run = subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "qa"), str(tmp_path / "dev.spacy")],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "never asked" in run.stderr and "spacy-ptuning evaluate" in run.stderr
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "qa"), str(tmp_path / "dev.spacy"), "--task", "qa",
+                                      "--output", str(tmp_path / "scores.json")])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    expected = nlp.evaluate(qa_examples(nlp))
+    assert scores["qa_total"] == len(DATA) and scores["qa_f1"] == pytest.approx(expected["qa_f1"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
+from spacy.cli._util import parse_config_overrides
 from spacy.training.loop import create_train_batches
 from spacy.util import load_config, registry
 
@@ -24,7 +25,7 @@ PROJECT = ROOT / "project"
 GPU_OVERRIDES = {  # the README's "GPU setting" column
     "textcat": {"training.batcher.size": 64, "training.max_epochs": 10},
     "ner": {"training.batcher.size": 64, "training.max_epochs": 10},
-    "qa": {"training.batcher.size": 32, "training.max_epochs": 10},
+    "qa": {"training.batcher.size": 4000, "training.max_epochs": 10},
 }
 
 
@@ -110,13 +111,9 @@ def _project_train_commands():
 def test_project_train_commands_schedule_fits_the_run(name, argv, textcat_corpus, monkeypatch):
     monkeypatch.chdir(PROJECT)
     config = PROJECT / argv[argv.index("train") + 1]
-    overrides = {}
-    for i, arg in enumerate(argv):
-        if arg.startswith("--") and "." in arg and i + 1 < len(argv):
-            value = argv[i + 1]
-            overrides[arg[2:]] = int(value) if re.fullmatch(r"-?\d+", value) else (
-                float(value) if re.fullmatch(r"-?[\d.]+(e-?\d+)?", value) else value)
-    if overrides["paths.train"].startswith("corpus/textcat"):  # made by prepare-textcat
+    dotted = [arg for i, arg in enumerate(argv) for arg in argv[i:i + 2] if argv[i].startswith("--") and "." in argv[i]]
+    overrides = parse_config_overrides(dotted)  # as `spacy train` parses them
+    if str(overrides["paths.train"]).startswith("corpus/textcat"):  # made by prepare-textcat
         overrides.update(_data("textcat", textcat_corpus))
     overrides = {k: v for k, v in overrides.items() if not k.startswith(("training.logger", "paths.backbone"))}
     rates, schedule = _rates_over_run(config, overrides)

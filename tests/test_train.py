@@ -38,8 +38,6 @@ def test_spacy_train_freezes_backbone_and_learns(bert_dir, tmp_path, capsys):
         "training.max_epochs": 0,
         "training.max_steps": 60,
         "training.eval_frequency": 20,
-        "training.optimizer.learn_rate.warmup_steps": 5,
-        "training.optimizer.learn_rate.total_steps": 60,
         "training.batcher.size": 8,
     }
     train(CONFIG, tmp_path / "out", overrides=overrides)

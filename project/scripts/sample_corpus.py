@@ -37,6 +37,7 @@ def main(shared: Path = Path("../../shared/data"), corpus: Path = Path("../corpu
     print("conll train", conll_sample(shared / "conll2003/train.txt", corpus / "conll2003/train.txt", 1000))
     print("conll dev", conll_sample(shared / "conll2003/dev.txt", corpus / "conll2003/dev.txt", 300))
     print("squad train", squad_sample(shared / "squad/train-v2.0.json", corpus / "squad/train-v2.0.json", 600, seed))
+    print("squad train v1.1", squad_sample(shared / "squad/train-v1.1.json", corpus / "squad/train-v1.1.json", 1200, seed))
     print("squad dev", squad_sample(shared / "squad/dev-v2.0.json", corpus / "squad/dev-v2.0.json", 250, seed))
 
 
