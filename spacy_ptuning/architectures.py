@@ -11,6 +11,7 @@ from .backbone import get_backbone
 from .config import PromptConfig
 from .layers.encoder import TransformerOutput, prompted_transformer
 from .layers.pooling import cls_and_tokens, mean_tokens, pool_cls, pool_tokens
+from .layers.span_head import span_and_null_scores
 from .layers.prompted_transformer import PromptedTransformer
 from .layers.wordpieces import POOLINGS, check_window, docs_to_wordpieces, first_segments
 
@@ -133,4 +134,22 @@ def SpanExtractor(
     linear = Linear(nO=2, nI=width)
     model = chain(encoder, cls_and_tokens(), with_array(chain(Dropout(dropout), linear)))
     model.set_ref("head", linear)
+    return model
+
+
+@registry.architectures("spacy_ptuning.SpanExtractor.v2")
+def SpanExtractor_v2(
+    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1
+) -> Model[List[Doc], List[Floats2d]]:
+    """Extractive QA head with its own "no answer" classifier: per doc [1 + n_tokens, 2].
+
+    As v1, rows 1.. score each context token as start (column 0) and end
+    (column 1). Row 0 holds, in both columns, the logit of a separate linear
+    answerability classifier over the [CLS] vector, so "is there an answer?"
+    does not have to share the start/end projection with the tokens (v1), which
+    a frozen backbone cannot adapt to both.
+    """
+    width = encoder.get_dim("nO")
+    model = chain(encoder, cls_and_tokens(), span_and_null_scores(width, dropout))
+    model.set_ref("head", model.layers[-1].get_ref("spans"))
     return model

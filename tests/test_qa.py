@@ -230,3 +230,43 @@ def test_spacy_evaluate_on_qa_docbin_fails_loudly_and_the_cli_scores_it(bert_dir
     scores = json.loads((tmp_path / "scores.json").read_text())
     expected = nlp.evaluate(qa_examples(nlp))
     assert scores["qa_total"] == len(DATA) and scores["qa_f1"] == pytest.approx(expected["qa_f1"])
+
+
+def test_span_and_null_head_gradients():
+    """SpanExtractor.v2's head: token rows from the span layer, row 0 from the null
+    classifier in both columns; its backward pass matches finite differences."""
+    import numpy
+
+    from spacy_ptuning.layers.span_head import span_and_null_scores
+
+    head = span_and_null_scores(4, dropout=0.0)
+    rng = numpy.random.default_rng(0)
+    rows = [rng.random((3, 4), dtype="float32"), rng.random((5, 4), dtype="float32")]
+    head.initialize(X=rows)
+    out, backprop = head(rows, is_train=True)
+    assert [o.shape for o in out] == [(3, 2), (5, 2)]
+    assert all(o[0, 0] == o[0, 1] for o in out)
+    null = head.get_ref("null")
+    assert out[1][0, 0] == pytest.approx(float(rows[1][0] @ null.get_param("W")[0] + null.get_param("b")[0]), abs=1e-5)
+    d_rows = backprop([numpy.ones_like(o) for o in out])
+
+    def total(xs):
+        return sum(float(o.astype("float64").sum()) for o in head(xs, is_train=False)[0])
+
+    for doc, row, col in [(1, 0, 2), (0, 1, 1), (0, 0, 3), (1, 4, 0)]:
+        moved = [r.copy() for r in rows]
+        moved[doc][row, col] += 1e-2
+        assert (total(moved) - total(rows)) / 1e-2 == pytest.approx(float(d_rows[doc][row, col]), abs=1e-3)
+
+
+def test_span_extractor_v1_still_builds_and_round_trips(bert_dir, tmp_path):
+    """Pipelines trained with the v1 head (no separate null classifier) keep loading."""
+    nlp = spacy.blank("en")
+    cfg = {"@architectures": "spacy_ptuning.PromptEncoder.v1",
+           **encoder_cfg(bert_dir, window=48, stride=16, text_pair="question")}
+    nlp.add_pipe("ptuning_qa", config={"model": {"@architectures": "spacy_ptuning.SpanExtractor.v1", "encoder": cfg}})
+    train(nlp, qa_examples(nlp), n_iter=3)
+    nlp.to_disk(tmp_path / "v1")
+    loaded = spacy.load(tmp_path / "v1")
+    assert loaded.config["components"]["ptuning_qa"]["model"]["@architectures"] == "spacy_ptuning.SpanExtractor.v1"
+    assert _answers(loaded) == _answers(nlp)
