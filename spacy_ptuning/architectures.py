@@ -139,7 +139,7 @@ def SpanExtractor(
 
 @registry.architectures("spacy_ptuning.SpanExtractor.v2")
 def SpanExtractor_v2(
-    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1
+    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1, null_pooling: str = "cls"
 ) -> Model[List[Doc], List[Floats2d]]:
     """Extractive QA head with its own "no answer" classifier: per doc [1 + n_tokens, 2].
 
@@ -147,9 +147,10 @@ def SpanExtractor_v2(
     (column 1). Row 0 holds, in both columns, the logit of a separate linear
     answerability classifier over the [CLS] vector, so "is there an answer?"
     does not have to share the start/end projection with the tokens (v1), which
-    a frozen backbone cannot adapt to both.
+    a frozen backbone cannot adapt to both. null_pooling: what that classifier
+    reads, the [CLS] vector ("cls") or the mean of the context tokens ("mean").
     """
     width = encoder.get_dim("nO")
-    model = chain(encoder, cls_and_tokens(), span_and_null_scores(width, dropout))
+    model = chain(encoder, cls_and_tokens(), span_and_null_scores(width, dropout, null_pooling))
     model.set_ref("head", model.layers[-1].get_ref("spans"))
     return model

@@ -232,14 +232,15 @@ def test_spacy_evaluate_on_qa_docbin_fails_loudly_and_the_cli_scores_it(bert_dir
     assert scores["qa_total"] == len(DATA) and scores["qa_f1"] == pytest.approx(expected["qa_f1"])
 
 
-def test_span_and_null_head_gradients():
+@pytest.mark.parametrize("null_pooling", ["cls", "mean"])
+def test_span_and_null_head_gradients(null_pooling):
     """SpanExtractor.v2's head: token rows from the span layer, row 0 from the null
     classifier in both columns; its backward pass matches finite differences."""
     import numpy
 
     from spacy_ptuning.layers.span_head import span_and_null_scores
 
-    head = span_and_null_scores(4, dropout=0.0)
+    head = span_and_null_scores(4, dropout=0.0, null_pooling=null_pooling)
     rng = numpy.random.default_rng(0)
     rows = [rng.random((3, 4), dtype="float32"), rng.random((5, 4), dtype="float32")]
     head.initialize(X=rows)
@@ -247,7 +248,8 @@ def test_span_and_null_head_gradients():
     assert [o.shape for o in out] == [(3, 2), (5, 2)]
     assert all(o[0, 0] == o[0, 1] for o in out)
     null = head.get_ref("null")
-    assert out[1][0, 0] == pytest.approx(float(rows[1][0] @ null.get_param("W")[0] + null.get_param("b")[0]), abs=1e-5)
+    pooled = rows[1][0] if null_pooling == "cls" else rows[1][1:].mean(axis=0)
+    assert out[1][0, 0] == pytest.approx(float(pooled @ null.get_param("W")[0] + null.get_param("b")[0]), abs=1e-5)
     d_rows = backprop([numpy.ones_like(o) for o in out])
 
     def total(xs):
@@ -259,14 +261,17 @@ def test_span_and_null_head_gradients():
         assert (total(moved) - total(rows)) / 1e-2 == pytest.approx(float(d_rows[doc][row, col]), abs=1e-3)
 
 
-def test_span_extractor_v1_still_builds_and_round_trips(bert_dir, tmp_path):
-    """Pipelines trained with the v1 head (no separate null classifier) keep loading."""
+@pytest.mark.parametrize("null_pooling", ["cls", "mean"])
+def test_span_extractor_v2_learns_abstention_and_round_trips(bert_dir, tmp_path, null_pooling):
+    """The v2 head (a separate "no answer" classifier) overfits the toy data, abstention included."""
     nlp = spacy.blank("en")
     cfg = {"@architectures": "spacy_ptuning.PromptEncoder.v1",
            **encoder_cfg(bert_dir, window=48, stride=16, text_pair="question")}
-    nlp.add_pipe("ptuning_qa", config={"model": {"@architectures": "spacy_ptuning.SpanExtractor.v1", "encoder": cfg}})
-    train(nlp, qa_examples(nlp), n_iter=3)
-    nlp.to_disk(tmp_path / "v1")
-    loaded = spacy.load(tmp_path / "v1")
-    assert loaded.config["components"]["ptuning_qa"]["model"]["@architectures"] == "spacy_ptuning.SpanExtractor.v1"
+    model = {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": null_pooling, "encoder": cfg}
+    nlp.add_pipe("ptuning_qa", config={"model": model})
+    train(nlp, qa_examples(nlp), n_iter=150, learn_rate=0.05)
+    assert [r["answer"] for r in _answers(nlp)] == [a for _, _, a in DATA]
+    nlp.to_disk(tmp_path / "v2")
+    loaded = spacy.load(tmp_path / "v2")
+    assert loaded.config["components"]["ptuning_qa"]["model"]["@architectures"] == "spacy_ptuning.SpanExtractor.v2"
     assert _answers(loaded) == _answers(nlp)

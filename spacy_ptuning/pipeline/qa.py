@@ -25,7 +25,7 @@ from .defaults import default_model
 DEFAULT_QA_MODEL = default_model(
     """
 [model]
-@architectures = "spacy_ptuning.SpanExtractor.v2"
+@architectures = "spacy_ptuning.SpanExtractor.v1"
 dropout = 0.1
 """,
     window=384,
