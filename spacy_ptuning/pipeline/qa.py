@@ -165,9 +165,8 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
 
     def use_calibrated_threshold(self) -> None:
         """Store the threshold found by the last score() as null_threshold (a no-op before any)."""
-        threshold = getattr(self, "calibrated_threshold", None)
-        if threshold is not None:
-            self.cfg["null_threshold"] = threshold
+        if self.calibrated_threshold is not None:
+            self.cfg["null_threshold"] = self.calibrated_threshold
 
     def get_loss(self, examples: Iterable[Example], logits: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Mean of start and end cross-entropy over [no answer] + context tokens."""
