@@ -85,9 +85,9 @@ def test_forced_and_best_threshold_scores(nlp):
     assert scores["qa_f1"] == pytest.approx(0.5)  # right, wrong, right, wrong
     assert scores["qa_forced_f1"] == 1.0  # both answerable questions have the right best span
     assert scores["qa_hasans_f1"] == 0.5
-    # answering exactly the margins above -1.5 gives john, no-answer->john(wrong), paris; best is
-    # answer {3.0, -1.0} only: impossible with one threshold, so the best cut is after 3.0 or after -1.0
-    # after 3.0: 1 + 0 + 1 (may abstained) + 1 (john abstained) = 3/4; after -1.0 (answering 2.0 too): 2/4+1/4
+    # margins best first: 3.0 (right), 2.0 (unanswerable), -1.0 (right), -2.0 (unanswerable).
+    # Answering only the first scores 1 + 0 + 1 + 1 = 3/4; adding 2.0 and -1.0 scores 2/4 + 1/4:
+    # the best cut lies between 3.0 and 2.0
     assert scores["qa_best_f1"] == pytest.approx(0.75)
     thresh = scores["qa_best_f1_thresh"]
     assert 2.0 <= thresh < 3.0
