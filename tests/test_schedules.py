@@ -111,7 +111,10 @@ def _project_train_commands():
 def test_project_train_commands_schedule_fits_the_run(name, argv, textcat_corpus, monkeypatch):
     monkeypatch.chdir(PROJECT)
     config = PROJECT / argv[argv.index("train") + 1]
-    dotted = [arg for i, arg in enumerate(argv) for arg in argv[i:i + 2] if argv[i].startswith("--") and "." in argv[i]]
+    dotted = []  # the --section.key value pairs: config overrides
+    for option, value in zip(argv, argv[1:]):
+        if option.startswith("--") and "." in option:
+            dotted += [option, value]
     overrides = parse_config_overrides(dotted)  # as `spacy train` parses them
     if str(overrides["paths.train"]).startswith("corpus/textcat"):  # made by prepare-textcat
         overrides.update(_data("textcat", textcat_corpus))

@@ -1,4 +1,5 @@
 """Thinc layer: [CLS] + token rows -> start/end logits of tokens and a "no answer" logit."""
+from itertools import accumulate
 from typing import Callable, List, Tuple
 
 from thinc.api import Dropout, Linear, Model
@@ -44,14 +45,15 @@ def _forward(model: Model, docs_rows: List[Floats2d], is_train: bool) -> Tuple[L
     sizes = [len(rows) for rows in docs_rows]
     lengths = ops.asarray1i(sizes)
     flat = ops.flatten(docs_rows) if docs_rows else ops.alloc2f(0, width)
-    starts = xp.asarray([sum(sizes[:i]) for i in range(len(sizes))], dtype="int64")
+    offsets = [0] + list(accumulate(sizes))[:-1]  # row 0 ([CLS]) of each doc in the flat rows
+    starts = xp.asarray(offsets, dtype="int64")
     dropped, backprop_drop = drop(flat, is_train)
     scores, backprop_spans = spans(dropped, is_train)
     mean = model.attrs["null_pooling"] == "mean"
     if mean:  # mean of each doc's token rows (zeros for a doc without tokens)
         pooled = xp.stack([
             dropped[s + 1 : s + n].mean(axis=0) if n > 1 else xp.zeros((width,), dtype=dropped.dtype)
-            for s, n in zip(ops.to_numpy(starts).tolist(), sizes)
+            for s, n in zip(offsets, sizes)
         ]) if sizes else ops.alloc2f(0, width)
     else:
         pooled = dropped[starts]
@@ -68,7 +70,7 @@ def _forward(model: Model, docs_rows: List[Floats2d], is_train: bool) -> Tuple[L
         d_dropped = backprop_spans(d_spans)
         d_pooled = backprop_null(xp.ascontiguousarray(d_null))
         if mean:
-            for i, (s, n) in enumerate(zip(ops.to_numpy(starts).tolist(), sizes)):
+            for i, (s, n) in enumerate(zip(offsets, sizes)):
                 if n > 1:
                     d_dropped[s + 1 : s + n] += d_pooled[i] / (n - 1)
         else:

@@ -7,6 +7,7 @@ as one token each, so F1 on Chinese is over characters (as CMRC 2018 scores it).
 """
 import re
 import string
+from itertools import groupby
 from collections import Counter
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -85,21 +86,15 @@ def best_threshold(rows: List[Tuple[float, bool, float]]) -> Tuple[float, float]
     """
     if not rows:
         return 0.0, 0.0
-    rows = sorted(rows, key=lambda r: -r[0])
-    total = float(sum(1 for _, has_answer, _ in rows if not has_answer))
-    best_total, best_thresh = total, rows[0][0] if rows[0][0] != float("-inf") else 0.0
-    i = 0
-    while i < len(rows):
-        margin = rows[i][0]
-        if margin == float("-inf"):
-            break  # nothing to answer with
-        while i < len(rows) and rows[i][0] == margin:  # equal margins answer together
-            total += rows[i][2] if rows[i][1] else -1.0
-            i += 1
+    answerable = [r for r in sorted(rows, key=lambda r: -r[0]) if r[0] != float("-inf")]
+    total = best_total = float(sum(1 for _, has_answer, _ in rows if not has_answer))
+    best_thresh = answerable[0][0] if answerable else 0.0
+    groups = [(margin, list(group)) for margin, group in groupby(answerable, key=lambda r: r[0])]
+    for i, (margin, group) in enumerate(groups):  # equal margins are answered together
+        total += sum(f1 if has_answer else -1.0 for _, has_answer, f1 in group)
         if total > best_total:
-            below = rows[i][0] if i < len(rows) else float("-inf")
             best_total = total
-            best_thresh = (margin + below) / 2 if below != float("-inf") else margin - 1.0
+            best_thresh = (margin + groups[i + 1][0]) / 2 if i + 1 < len(groups) else margin - 1.0
     return best_total / len(rows), best_thresh
 
 
