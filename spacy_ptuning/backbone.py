@@ -3,7 +3,9 @@
 A backbone is named by a local Hugging Face model directory or by an installed
 Python package that ships one. Each resolved directory is loaded once per
 process and shared by every component and pipeline that names it; its weights
-are frozen and never serialised with a component.
+are frozen and never serialised with a component. Every load passes
+local_files_only=True: nothing is ever downloaded, and the process environment
+(HF_HUB_OFFLINE and the like) is left as the caller set it.
 """
 import hashlib
 import importlib
@@ -16,16 +18,23 @@ from typing import Dict, Optional, Union
 
 import torch
 
+from .layers.prefix_attention import install_prefix_attention
+
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
 _ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
-# Never reach a model hub, whatever the caller's environment says.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# nlp.pipe(n_process>1) forks; torch's intra-op thread pool does not survive a
-# fork and the child would hang on its first matrix product.
-os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+_FORK_HOOK: list = []
+
+
+def _single_threaded_after_fork() -> None:
+    """Once a backbone is loaded: in forked children (nlp.pipe(n_process>1)) run
+    torch on one thread, since its intra-op thread pool does not survive a fork
+    and the child would hang on its first matrix product. Registered at the first
+    load, not at import, so importing the package changes nothing global."""
+    if not _FORK_HOOK:
+        os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+        _FORK_HOOK.append(True)
 
 
 class BackboneError(ValueError):
@@ -171,6 +180,7 @@ def get_backbone(name: Union[str, Path], base: Optional[Path] = None) -> Backbon
     with _LOCK:
         if str(path) not in _CACHE:
             _CACHE[str(path)] = _load(path, name)
+            _single_threaded_after_fork()
         return _CACHE[str(path)]
 
 
@@ -188,9 +198,8 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
         raise BackboneError(
             f"Backbone {str(name)!r} ({path}) has no weights ({' or '.join(_WEIGHT_FILES)})."
         )
-    kwargs = {"add_prefix_space": True} if model_type in _ROBERTA_LIKE else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
     except (OSError, ValueError) as err:
         raise BackboneError(f"Backbone {str(name)!r} ({path}): its tokenizer could not be loaded: {err}") from err
     if not getattr(tokenizer, "is_fast", False):
@@ -198,8 +207,7 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
     model = _load_weights(path)
     model.requires_grad_(False)
     model.eval()
-    # Keep the backbone in eval mode even if someone calls .train() on it.
-    model.train = lambda mode=True: model  # type: ignore[method-assign]
+    install_prefix_attention(model)
     return Backbone(path=path, model=model, tokenizer=tokenizer, model_type=model_type)
 
 

@@ -20,6 +20,26 @@ def _chars() -> list:
     return letters + chinese
 
 
+def _make_tokenizer(cls, path: Path, **kwargs):
+    """A fast tokenizer from the vocabulary files in path, on transformers 4.x
+    (vocab_file=, merges_file=) and 5.x (vocab=, merges= with the contents)."""
+    import inspect
+
+    merges = path / "merges.txt"
+    if "vocab_file" in inspect.signature(cls.__init__).parameters:
+        files = {"vocab_file": str(path / ("vocab.json" if merges.exists() else "vocab.txt"))}
+        if merges.exists():
+            files["merges_file"] = str(merges)
+        return cls(**files, **kwargs)
+    if merges.exists():
+        vocab = json.loads((path / "vocab.json").read_text(encoding="utf8"))
+        lines = merges.read_text(encoding="utf8").splitlines()
+        pairs = [tuple(m.split(" ")) for m in lines if m and not m.startswith("#version")]
+        return cls(vocab=vocab, merges=pairs, **kwargs)
+    words = (path / "vocab.txt").read_text(encoding="utf8").splitlines()
+    return cls(vocab={w: i for i, w in enumerate(words)}, **kwargs)
+
+
 def write_bert(path: Path, max_positions: int = 64, chinese: bool = True) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -27,7 +47,7 @@ def write_bert(path: Path, max_positions: int = 64, chinese: bool = True) -> Pat
     chars = _chars() if chinese else _chars()[:47]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + chars + ["##" + c for c in chars[:36]]
     (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
-    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    tokenizer = _make_tokenizer(BertTokenizerFast, path, do_lower_case=True)
     tokenizer.model_max_length = max_positions
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
@@ -50,9 +70,7 @@ def write_roberta(path: Path, max_positions: int = 64) -> Path:
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False,
     )
     trainer.save_model(str(path))
-    tokenizer = RobertaTokenizerFast(
-        vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"), add_prefix_space=True
-    )
+    tokenizer = _make_tokenizer(RobertaTokenizerFast, path)  # add_prefix_space=False, as roberta-base
     tokenizer.model_max_length = max_positions
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)

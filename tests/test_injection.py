@@ -4,11 +4,17 @@ import torch
 
 from spacy_ptuning.backbone import get_backbone
 from spacy_ptuning.config import PromptConfig
+from spacy_ptuning.layers.prefix_attention import (
+    _with_prompt_columns,
+    install_prefix_attention,
+    prompts_active,
+    self_attention,
+)
 from spacy_ptuning.layers.prompted_transformer import PromptedTransformer
 
 
 def _inputs(backbone, texts=("good movie", "the plot was boring and bad")):
-    enc = backbone.tokenizer([t.split() for t in texts], is_split_into_words=True, padding=True, return_tensors="pt")
+    enc = backbone.tokenizer(list(texts), padding=True, return_tensors="pt")
     return enc["input_ids"], enc["attention_mask"], torch.zeros_like(enc["input_ids"])
 
 
@@ -27,35 +33,72 @@ def test_masked_prefix_leaves_outputs_unchanged(backbone_dir, mode):
     assert (visible[real] - plain[real]).abs().max() > 1e-3
 
 
-def test_transformers_shifts_positions_unless_given(backbone_dir):
-    """Pins the transformers behaviour our position policy relies on (4.53.x)."""
+def _real_positions(backbone, start: int, stop: int, batch: int) -> torch.Tensor:
+    offset = int(backbone.config.pad_token_id) + 1 if backbone.is_roberta_like else 0
+    return (torch.arange(start, stop) + offset).unsqueeze(0).expand(batch, -1)
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation):
+    """Exactness of the injection on this transformers version: the keys and values
+    of a sequence's first m tokens, given as prompts to a run over the rest (at the
+    same positions), reproduce the full run's states of the rest, padding included."""
+    from transformers import AutoModel
+
     backbone = get_backbone(backbone_dir)
-    module = PromptedTransformer(PromptConfig(prefix_length=3, init_std=1.0), backbone)
-    module.eval()
-    ids, mask, types = _inputs(backbone)
-    past = module.prefix.past_key_values(ids.shape[0])
-    full_mask = torch.cat([torch.zeros(ids.shape[0], 3, dtype=mask.dtype), mask], dim=1)
-    unshifted = module.position_ids(ids, mask)
+    model = AutoModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation=attn_implementation)
+    model.eval()
+    install_prefix_attention(model)
+    ids, mask, _ = _inputs(backbone, ("the plot was boring and bad , the actor was awful", "good movie , great"))
+    batch, n = ids.shape
+    m = 3
+    captured = {}
+
+    def capture(name, index):
+        def hook(module, args, output):
+            captured[(name, index)] = output.view(batch, n, backbone.n_heads, -1).transpose(1, 2)[:, :, :m]
+        return hook
+
+    handles = []
+    for i, layer in enumerate(model.encoder.layer):
+        inner = self_attention(layer)
+        handles += [inner.key.register_forward_hook(capture("k", i)), inner.value.register_forward_hook(capture("v", i))]
     with torch.no_grad():
-        implicit = backbone.model(input_ids=ids, attention_mask=full_mask, token_type_ids=types, past_key_values=past).last_hidden_state
-        explicit_shift = backbone.model(
-            input_ids=ids, attention_mask=full_mask, token_type_ids=types, past_key_values=past,
-            position_ids=unshifted + 3,
-        ).last_hidden_state
-        ours = backbone.model(
-            input_ids=ids, attention_mask=full_mask, token_type_ids=types, past_key_values=past, position_ids=unshifted
-        ).last_hidden_state
-    real = mask.bool()
-    torch.testing.assert_close(implicit[real], explicit_shift[real], atol=1e-5, rtol=1e-5)
-    assert (ours[real] - implicit[real]).abs().max() > 1e-4
+        types = torch.zeros_like(ids)
+        full = model(input_ids=ids, attention_mask=mask, token_type_ids=types,
+                     position_ids=_real_positions(backbone, 0, n, batch)).last_hidden_state
+        for handle in handles:
+            handle.remove()
+        prompts = [(captured[("k", i)], captured[("v", i)]) for i in range(backbone.n_layers)]
+        with prompts_active(prompts):
+            rest = model(input_ids=ids[:, m:], attention_mask=mask[:, m:], token_type_ids=types[:, m:],
+                         position_ids=_real_positions(backbone, m, n, batch)).last_hidden_state
+        plain_after = model(input_ids=ids[:, m:], attention_mask=mask[:, m:], token_type_ids=types[:, m:]).last_hidden_state
+    real = mask[:, m:].bool()
+    assert real.sum() < real.numel()  # the second text is padded
+    torch.testing.assert_close(rest[real], full[:, m:][real], atol=1e-5, rtol=1e-5)
+    assert (plain_after[real] - rest[real]).abs().max() > 1e-3  # prompts act only inside the block
 
 
-def test_past_key_values_layout(bert_dir):
+@pytest.mark.parametrize("mask", [None, "bool", "additive"])
+def test_prompt_columns_join_every_mask_format(mask):
+    """Self-attention gets no mask, a boolean or an additive one, depending on version and implementation."""
+    tokens = torch.tensor([[True, True, False]])[:, None, None, :]
+    given = {None: None, "bool": tokens, "additive": torch.where(tokens, 0.0, torch.finfo(torch.float32).min)}[mask]
+    for visible in (True, False):
+        out = _with_prompt_columns(given, 1, 3, 2, visible, torch.float32, torch.device("cpu"))
+        assert out.shape == (1, 1, 1, 5)
+        attended = out[0, 0, 0] == 0
+        expected_tokens = [True, True, True] if mask is None else [True, True, False]
+        assert attended.tolist() == [visible, visible] + expected_tokens
+
+
+def test_key_values_layout(bert_dir):
     backbone = get_backbone(bert_dir)
     prefix = PromptedTransformer(PromptConfig(prefix_length=7), backbone).prefix
-    past = prefix.past_key_values(3)
-    assert len(past) == backbone.n_layers
-    for key, value in past:
+    key_values = prefix.key_values(3)
+    assert len(key_values) == backbone.n_layers
+    for key, value in key_values:
         assert key.shape == value.shape == (3, backbone.n_heads, 7, backbone.hidden_size // backbone.n_heads)
 
 
@@ -93,7 +136,7 @@ def test_vocab_init_uses_backbone_keys(bert_dir):
     table = module.prefix.table.detach()
     emb = backbone.model.get_input_embeddings().weight
     ids = torch.randint(0, emb.shape[0], (3,), generator=torch.Generator().manual_seed(1))
-    layer0 = backbone.model.encoder.layer[0].attention.self
+    layer0 = self_attention(backbone.model.encoder.layer[0])
     torch.testing.assert_close(table[:, : backbone.hidden_size], layer0.key(emb[ids]).detach())
 
 

@@ -18,9 +18,11 @@ CONFIG = Path(__file__).parent.parent / "configs" / "textcat.cfg"
 
 def _digest(state: dict) -> str:
     h = hashlib.sha256()
-    for key in sorted(state):
+    # the prompt-injecting wrapper holds each self-attention module as .inner
+    named = {key.replace(".inner.", "."): value for key, value in state.items()}
+    for key in sorted(named):
         h.update(key.encode())
-        h.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+        h.update(named[key].detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 

@@ -4,6 +4,7 @@ Writes a JSON record: dev score, trainable parameters and share, training words/
 time to the best dev score, peak memory (CPU RSS; GPU when used), artifact size and
 inference words/second with nlp.pipe.
 """
+import importlib.util
 import json
 import os
 import resource
@@ -37,6 +38,10 @@ METHODS: Dict[str, Dict] = {
 
 def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_lr: float) -> tuple:
     if method == "full-fine-tuning" and task in ("textcat", "ner"):
+        if importlib.util.find_spec("spacy_transformers") is None:
+            raise typer.BadParameter(
+                "full fine-tuning of textcat/NER uses spacy-transformers: pip install 'spacy-ptuning[finetune]'"
+            )
         # spacy-transformers' transformer component needs a local directory
         return CONFIGS / "finetune" / f"{task}.cfg", {"paths.backbone": str(resolve_backbone_path(backbone))}, ft_lr
     encoder = f"components.{COMPONENT[task]}.model.encoder"

@@ -6,6 +6,7 @@ from torch import nn
 
 from ..backbone import Backbone
 from ..config import PromptConfig
+from .prefix_attention import KeyValue, self_attention
 
 
 class PrefixEncoder(nn.Module):
@@ -64,7 +65,7 @@ class PrefixEncoder(nn.Module):
         with torch.no_grad():
             parts = []
             for layer in backbone.model.encoder.layer:
-                attention = layer.attention.self
+                attention = self_attention(layer)
                 parts.append(_linear(attention.key, emb))
                 parts.append(_linear(attention.value, emb))
         return torch.cat(parts, dim=-1)
@@ -75,7 +76,7 @@ class PrefixEncoder(nn.Module):
         prompts = self.dropout(prompts)
         return prompts.unsqueeze(0).expand(batch_size, -1, -1)
 
-    def past_key_values(self, batch_size: int) -> Tuple[Tuple[torch.Tensor, torch.Tensor], ...]:
+    def key_values(self, batch_size: int) -> Tuple[KeyValue, ...]:
         """Deep prompts as one (key, value) pair per layer, [batch, heads, prefix, head_dim]."""
         prompts = self.forward(batch_size)
         prefix = prompts.shape[1]

@@ -4,6 +4,7 @@ from torch import nn
 
 from ..backbone import Backbone
 from ..config import PromptConfig
+from .prefix_attention import prompts_active
 from .prefix_encoder import PrefixEncoder
 
 
@@ -18,6 +19,9 @@ class PromptedTransformer(nn.Module):
     into the position table and a fully masked prefix reproduces the plain
     backbone exactly. (The reference implementation lets transformers shift
     positions by the prefix length; we pass position_ids to avoid that.)
+
+    Deep prompts reach each layer inside its self-attention (see
+    prefix_attention), not through transformers' key/value cache.
     """
 
     def __init__(self, cfg: PromptConfig, backbone: Backbone) -> None:
@@ -52,19 +56,18 @@ class PromptedTransformer(nn.Module):
                 ).last_hidden_state
         batch_size = input_ids.shape[0]
         n_prompts = self.cfg.prefix_length
+        if self.cfg.mode == "deep":
+            with prompts_active(self.prefix.key_values(batch_size), visible=prompt_visible):
+                return backbone.model(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                    position_ids=position_ids,
+                ).last_hidden_state
         prompt_mask = torch.full(
             (batch_size, n_prompts), int(prompt_visible), dtype=attention_mask.dtype, device=device
         )
         mask = torch.cat([prompt_mask, attention_mask], dim=1)
-        if self.cfg.mode == "deep":
-            return backbone.model(
-                input_ids=input_ids,
-                attention_mask=mask,
-                token_type_ids=token_type_ids,
-                position_ids=position_ids,
-                past_key_values=self.prefix.past_key_values(batch_size),
-                use_cache=False,
-            ).last_hidden_state
         embeddings = backbone.model.get_input_embeddings()(input_ids)
         prompts = self.prefix(batch_size).to(embeddings.dtype)
         first = position_ids[:, :1].expand(-1, n_prompts)

@@ -5,6 +5,7 @@ Long docs are split into overlapping windows of at most `window` wordpieces
 truncated; a token's vector is the mean over all occurrences of its
 wordpieces (or of its first wordpiece) in all windows.
 """
+import weakref
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
@@ -65,23 +66,65 @@ def check_window(backbone: Backbone, window: int, stride: int, n_special: int = 
         )
 
 
-def tokenize_words(backbone: Backbone, docs: Sequence[Doc]) -> List[Tuple[List[int], List[int]]]:
-    """(piece ids, token index of each piece) for each doc, without special tokens."""
-    out: List[Tuple[List[int], List[int]]] = [([], []) for _ in docs]
-    nonempty = [i for i, doc in enumerate(docs) if len(doc)]
-    if not nonempty:
-        return out
-    words = [[token.text for token in docs[i]] for i in nonempty]
-    encoded = backbone.tokenizer(
-        words, is_split_into_words=True, add_special_tokens=False, verbose=False
-    )
-    for j, i in enumerate(nonempty):
-        word_ids = encoded.word_ids(j)
-        out[i] = (list(encoded["input_ids"][j]), [int(w) for w in word_ids])
-    return out
+@dataclass(frozen=True)
+class DocPieces:
+    """A doc's wordpiece ids (the tokenizer run on doc.text) and their alignment to its tokens.
+
+    piece/token: parallel arrays, sorted by piece, pairing each piece with every
+    spaCy token whose characters it overlaps (pieces and tokens need not nest:
+    one piece may span two tokens and a token many pieces). A token no piece
+    overlaps (whitespace, characters the tokenizer drops) is paired with the
+    nearest piece before it (after it, at the start), or with piece -1, the
+    window's first special token, when the doc has no pieces at all.
+    """
+
+    ids: List[int]
+    piece: numpy.ndarray
+    token: numpy.ndarray
 
 
-_SLOT = -7  # stands for the content in the tokenizer's special-token template
+def tokenize_docs(backbone: Backbone, docs: Sequence[Doc]) -> List[DocPieces]:
+    """Tokenize each doc's raw text (no special tokens) and align the pieces to its tokens by offsets."""
+    out: List[Optional[DocPieces]] = [None] * len(docs)
+    texts = [i for i, doc in enumerate(docs) if doc.text]
+    if texts:
+        encoded = backbone.tokenizer(
+            [docs[i].text for i in texts], add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        for j, i in enumerate(texts):
+            out[i] = align_pieces(docs[i], list(encoded["input_ids"][j]), encoded["offset_mapping"][j])
+    return [p if p is not None else align_pieces(doc, [], []) for p, doc in zip(out, docs)]
+
+
+def align_pieces(doc: Doc, ids: List[int], offsets: Sequence[Tuple[int, int]]) -> DocPieces:
+    """Pair pieces with the tokens they overlap (see DocPieces)."""
+    n_tokens = len(doc)
+    empty = numpy.zeros((0,), dtype="int64")
+    if n_tokens == 0:
+        return DocPieces(list(ids), empty, empty)
+    tok_start = numpy.asarray([t.idx for t in doc], dtype="int64")
+    tok_end = tok_start + numpy.asarray([len(t.text) for t in doc], dtype="int64")
+    spans = numpy.asarray(offsets, dtype="int64").reshape(-1, 2)
+    piece_start, piece_end = spans[:, 0], spans[:, 1]
+    # tokens first..last overlap a piece: token end > piece start and token start < piece end
+    first = numpy.searchsorted(tok_end, piece_start, side="right")
+    last = numpy.searchsorted(tok_start, piece_end, side="left") - 1
+    counts = numpy.where(piece_end > piece_start, numpy.maximum(last - first + 1, 0), 0)
+    piece = numpy.repeat(numpy.arange(len(spans), dtype="int64"), counts)
+    within = numpy.arange(len(piece), dtype="int64") - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    token = numpy.repeat(first, counts) + within
+    lonely = numpy.setdiff1d(numpy.arange(n_tokens, dtype="int64"), token)
+    if len(lonely):
+        if len(spans):
+            nearest = numpy.searchsorted(piece_start, tok_start[lonely], side="right") - 1
+            nearest = numpy.clip(nearest, 0, len(spans) - 1)
+        else:
+            nearest = numpy.full(len(lonely), -1, dtype="int64")
+        piece = numpy.concatenate([piece, nearest])
+        token = numpy.concatenate([token, lonely])
+        order = numpy.argsort(piece, kind="stable")
+        piece, token = piece[order], token[order]
+    return DocPieces(list(ids), piece, token)
 
 
 @dataclass(frozen=True)
@@ -95,23 +138,76 @@ class WindowLayout:
     tail_types: List[int]
 
 
-def window_layout(backbone: Backbone, first: Optional[List[int]] = None) -> WindowLayout:
-    """The backbone tokenizer's own special-token template, single or pair.
+@dataclass(frozen=True)
+class Segment:
+    """A run of special tokens and their token type ids."""
 
-    BERT: [CLS] content [SEP] or [CLS] first [SEP] content [SEP];
-    RoBERTa: <s> content </s> or <s> first </s></s> content </s>.
+    ids: List[int]
+    types: List[int]
+
+
+@dataclass(frozen=True)
+class SpecialTemplate:
+    """Where the tokenizer puts its special tokens around one text (A) or a pair (A, B)."""
+
+    single: Tuple[Segment, Segment]  # before A, after A
+    pair: Tuple[Segment, Segment, Segment]  # before A, between A and B, after B
+    single_type: int  # token type of A alone
+    pair_types: Tuple[int, int]  # token types of A and B in a pair
+
+
+_TEMPLATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def special_template(backbone: Backbone) -> SpecialTemplate:
+    """The backbone tokenizer's special-token template, single and pair.
+
+    Read from `tokenizer(text)` and `tokenizer(text, pair)` with their
+    sequence_ids, the public API of transformers 4 and 5 alike. BERT:
+    [CLS] A [SEP] / [CLS] A [SEP] B [SEP]; RoBERTa: <s> A </s> / <s> A </s></s> B </s>.
     """
     tokenizer = backbone.tokenizer
-    if first is None:
-        ids = tokenizer.build_inputs_with_special_tokens([_SLOT])
-        types = tokenizer.create_token_type_ids_from_sequences([_SLOT])
-    else:
-        ids = tokenizer.build_inputs_with_special_tokens(list(first), [_SLOT])
-        types = tokenizer.create_token_type_ids_from_sequences(list(first), [_SLOT])
+    template = _TEMPLATES.get(tokenizer)
+    if template is None:
+        single, single_types = _segments(tokenizer("a"), backbone)
+        pair, pair_types = _segments(tokenizer("a", "b"), backbone)
+        template = SpecialTemplate(tuple(single), tuple(pair), single_types[0], tuple(pair_types))
+        _TEMPLATES[tokenizer] = template
+    return template
+
+
+def _segments(encoding, backbone: Backbone) -> Tuple[List[Segment], List[int]]:
+    """The special-token runs around the encoding's texts, and each text's token type."""
+    ids = list(encoding["input_ids"])
+    types = list(encoding.get("token_type_ids") or [0] * len(ids))
     if backbone.type_vocab_size < 2:
         types = [0] * len(ids)
-    k = ids.index(_SLOT)
-    return WindowLayout(ids[:k], types[:k], types[k], ids[k + 1 :], types[k + 1 :])
+    sequence = encoding.sequence_ids(0)
+    runs, text_types, i = [], [], 0
+    for text in sorted({s for s in sequence if s is not None}):
+        j = sequence.index(text)
+        runs.append(Segment(ids[i:j], types[i:j]))
+        text_types.append(types[j])
+        i = len(sequence) - sequence[::-1].index(text)
+    runs.append(Segment(ids[i:], types[i:]))
+    return runs, text_types
+
+
+def window_layout(backbone: Backbone, first: Optional[List[int]] = None) -> WindowLayout:
+    """The layout of a window: the content alone, or after a first segment (a QA question)."""
+    template = special_template(backbone)
+    if first is None:
+        before, after = template.single
+        return WindowLayout(before.ids, before.types, template.single_type, after.ids, after.types)
+    before, between, after = template.pair
+    first_type, content_type = template.pair_types
+    return WindowLayout(
+        before.ids + list(first) + between.ids,
+        before.types + [first_type] * len(first) + between.types,
+        content_type,
+        after.ids,
+        after.types,
+    )
 
 
 def n_special(backbone: Backbone, pair: bool = False) -> int:
@@ -135,42 +231,34 @@ def docs_to_wordpieces(
     token vectors; the doc's own pieces then fill what is left of the window.
     """
     tokenizer = backbone.tokenizer
-    pieces = tokenize_words(backbone, docs)
+    pieces = tokenize_docs(backbone, docs)
     if firsts is None:
         layouts = [window_layout(backbone)] * len(docs)
     else:
         layouts = [window_layout(backbone, first) for first in firsts]
     windows: List[Tuple[int, int, int]] = []
-    for d, (ids, _) in enumerate(pieces):
+    for d, doc_pieces in enumerate(pieces):
         content = window - len(layouts[d].head) - len(layouts[d].tail)
-        for start in window_starts(len(ids), content, min(stride, content)):
-            windows.append((d, start, min(start + content, len(ids))))
+        n_pieces = len(doc_pieces.ids)
+        for start in window_starts(n_pieces, content, min(stride, content)):
+            windows.append((d, start, min(start + content, n_pieces)))
     lengths = [len(layouts[d].head) + (end - start) + len(layouts[d].tail) for d, start, end in windows]
-    seq_len = max(lengths)
+    seq_len = max(lengths) if lengths else 0
     n_rows = len(windows)
     input_ids = numpy.full((n_rows, seq_len), tokenizer.pad_token_id, dtype="int64")
     attention_mask = numpy.zeros((n_rows, seq_len), dtype="int64")
     token_type_ids = numpy.zeros((n_rows, seq_len), dtype="int64")
     cls_index = numpy.zeros((n_rows,), dtype="int64")
     cls_lengths = numpy.zeros((len(docs),), dtype="int32")
-    piece_doc: List[numpy.ndarray] = []
-    piece_pos: List[numpy.ndarray] = []
-    piece_flat: List[numpy.ndarray] = []
     for row, (d, start, end) in enumerate(windows):
         layout = layouts[d]
-        h, width = len(layout.head), end - start
-        input_ids[row, : lengths[row]] = layout.head + pieces[d][0][start:end] + layout.tail
+        width = end - start
+        input_ids[row, : lengths[row]] = layout.head + pieces[d].ids[start:end] + layout.tail
         token_type_ids[row, : lengths[row]] = layout.head_types + [layout.content_type] * width + layout.tail_types
         attention_mask[row, : lengths[row]] = 1
         cls_index[row] = row * seq_len
         cls_lengths[d] += 1
-        piece_doc.append(numpy.full((width,), d, dtype="int64"))
-        piece_pos.append(numpy.arange(start, end, dtype="int64"))
-        piece_flat.append(row * seq_len + h + numpy.arange(width, dtype="int64"))
-    token_index, token_lengths = _token_gather(
-        docs, pieces, numpy.concatenate(piece_doc), numpy.concatenate(piece_pos),
-        numpy.concatenate(piece_flat), pooling,
-    )
+    token_index, token_lengths = _token_gather(docs, pieces, windows, layouts, seq_len, pooling)
     return WordpieceBatch(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -186,30 +274,42 @@ def docs_to_wordpieces(
 
 def _token_gather(
     docs: Sequence[Doc],
-    pieces: List[Tuple[List[int], List[int]]],
-    piece_doc: numpy.ndarray,
-    piece_pos: numpy.ndarray,
-    piece_flat: numpy.ndarray,
+    pieces: List[DocPieces],
+    windows: List[Tuple[int, int, int]],
+    layouts: List[WindowLayout],
+    seq_len: int,
     pooling: str,
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """Group every window occurrence of every piece by its global token number."""
+    """For every token of every doc in order, the flat positions of its pieces in every window."""
     token_offsets = numpy.cumsum([0] + [len(doc) for doc in docs])
-    piece_offsets = numpy.cumsum([0] + [len(p[0]) for p in pieces])
-    word_ids = numpy.asarray([w for _, ws in pieces for w in ws], dtype="int64")
     n_tokens = int(token_offsets[-1])
-    if len(word_ids) == 0:
+    pairs = [_first_pieces(p) if pooling == "first" else (p.piece, p.token) for p in pieces]
+    tokens: List[numpy.ndarray] = []
+    flats: List[numpy.ndarray] = []
+    for row, (d, start, end) in enumerate(windows):
+        piece, token = pairs[d]
+        lo, hi = numpy.searchsorted(piece, [start, end])
+        tokens.append(token[lo:hi] + token_offsets[d])
+        flats.append(row * seq_len + len(layouts[d].head) + piece[lo:hi] - start)
+        cls_only = numpy.searchsorted(piece, 0)  # pairs with piece -1: the doc has no pieces
+        if cls_only and start == 0:
+            tokens.append(token[:cls_only] + token_offsets[d])
+            flats.append(numpy.full(cls_only, row * seq_len, dtype="int64"))
+    if not tokens:
         return numpy.zeros((0,), dtype="int64"), numpy.zeros((n_tokens,), dtype="int32")
-    global_piece = piece_offsets[piece_doc] + piece_pos
-    token = word_ids[global_piece] + token_offsets[piece_doc]
-    if pooling == "first":
-        is_first = numpy.ones(len(word_ids), dtype=bool)
-        is_first[1:] = word_ids[1:] != word_ids[:-1]
-        is_first[piece_offsets[:-1][piece_offsets[:-1] < len(word_ids)]] = True
-        keep = is_first[global_piece]
-        token, piece_flat = token[keep], piece_flat[keep]
-    order = numpy.argsort(token, kind="stable")
-    lengths = numpy.bincount(token, minlength=n_tokens).astype("int32")
-    return piece_flat[order], lengths
+    token_all, flat_all = numpy.concatenate(tokens), numpy.concatenate(flats)
+    order = numpy.argsort(token_all, kind="stable")
+    lengths = numpy.bincount(token_all, minlength=n_tokens).astype("int32")
+    return flat_all[order], lengths
+
+
+def _first_pieces(pieces: DocPieces) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """The pairs of each token's first piece only ("first" pooling)."""
+    if not len(pieces.token):
+        return pieces.piece, pieces.token
+    _, first = numpy.unique(pieces.token, return_index=True)  # pairs are sorted by piece
+    keep = numpy.sort(first)
+    return pieces.piece[keep], pieces.token[keep]
 
 
 def first_segments(backbone: Backbone, docs: Sequence[Doc], extension: str, window: int) -> List[List[int]]:

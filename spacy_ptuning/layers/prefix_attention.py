@@ -1,0 +1,118 @@
+"""Deep prompts injected inside the backbone's self-attention (torch).
+
+Each self-attention module of a loaded backbone is wrapped once by
+`PrefixSelfAttention`. While `prompts_active(...)` is in effect (in the calling
+thread or task only: a `ContextVar`), the wrapper attends over the layer's
+prompt keys/values followed by the tokens' own; otherwise it hands the call to
+the wrapped module untouched. Nothing goes through transformers' key/value
+cache, whose API keeps changing (PEFT's prefix tuning broke on it repeatedly),
+and several components, threads and per-example prompts can share one backbone.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+KeyValue = Tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ActivePrompts:
+    """Per layer, prompt keys and values [batch, heads, prefix, head_dim]; whether they are attended to."""
+
+    key_values: Sequence[KeyValue]
+    visible: bool = True
+
+
+_ACTIVE: ContextVar[Optional[ActivePrompts]] = ContextVar("spacy_ptuning_prompts", default=None)
+
+
+@contextmanager
+def prompts_active(key_values: Sequence[KeyValue], visible: bool = True) -> Iterator[None]:
+    """Run the backbone inside this block with these prompts at every layer."""
+    token = _ACTIVE.set(ActivePrompts(tuple(key_values), visible))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+class PrefixSelfAttention(nn.Module):
+    """A BERT-family self-attention module that can attend over prompt keys/values too.
+
+    Uses the wrapped module's query/key/value projections and head layout, so
+    the backbone's weights and outputs are unchanged when no prompts are active.
+    Returns (context, None) as the wrapped modules do (transformers 4.53 and 5.x).
+    """
+
+    def __init__(self, inner: nn.Module, layer_index: int) -> None:
+        super().__init__()
+        for name in ("query", "key", "value", "num_attention_heads", "attention_head_size"):
+            if not hasattr(inner, name):
+                raise TypeError(f"{type(inner).__name__} has no {name!r}: not a BERT-style self-attention module.")
+        self.inner = inner
+        self.layer_index = layer_index
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *args, **kwargs):
+        active = _ACTIVE.get()
+        if active is None:
+            return self.inner(hidden_states, attention_mask, *args, **kwargs)
+        inner = self.inner
+        batch, length = hidden_states.shape[:2]
+        shape = (batch, length, inner.num_attention_heads, inner.attention_head_size)
+        query = inner.query(hidden_states).view(shape).transpose(1, 2)
+        key = inner.key(hidden_states).view(shape).transpose(1, 2)
+        value = inner.value(hidden_states).view(shape).transpose(1, 2)
+        prompt_key, prompt_value = active.key_values[self.layer_index]
+        key = torch.cat([prompt_key.to(key.dtype), key], dim=2)
+        value = torch.cat([prompt_value.to(value.dtype), value], dim=2)
+        mask = _with_prompt_columns(
+            attention_mask, batch, length, prompt_key.shape[2], active.visible, query.dtype, query.device
+        )
+        dropout = inner.dropout.p if inner.training and hasattr(inner, "dropout") else 0.0
+        context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+        return context.transpose(1, 2).reshape(batch, length, -1), None
+
+
+def _with_prompt_columns(
+    mask: Optional[torch.Tensor], batch: int, length: int, n_prompts: int, visible: bool,
+    dtype: torch.dtype, device: torch.device,
+) -> torch.Tensor:
+    """The tokens' attention mask as an additive [batch, 1, rows, n_prompts + length] mask.
+
+    transformers hands self-attention no mask (nothing padded), a boolean mask
+    (True: attend) or an additive float mask, [batch, 1, 1 or length, length];
+    prompt columns are 0 (attended) or the dtype's minimum (masked).
+    """
+    blocked = torch.finfo(dtype).min
+    if mask is None:
+        tokens = torch.zeros((batch, 1, 1, length), dtype=dtype, device=device)
+    elif mask.dtype == torch.bool:
+        tokens = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(~mask, blocked)
+    else:
+        tokens = mask.to(dtype)
+    tokens = tokens.expand(batch, 1, tokens.shape[2], length)
+    prompts = torch.full((batch, 1, tokens.shape[2], n_prompts), 0.0 if visible else blocked, dtype=dtype, device=device)
+    return torch.cat([prompts, tokens], dim=-1)
+
+
+def install_prefix_attention(model: nn.Module) -> None:
+    """Wrap every self-attention module of a BERT-family encoder (once; idempotent)."""
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if layers is None:
+        raise TypeError(f"{type(model).__name__} has no encoder.layer: not a BERT-family encoder.")
+    for index, layer in enumerate(layers):
+        attention = layer.attention
+        if not isinstance(attention.self, PrefixSelfAttention):
+            wrapper = PrefixSelfAttention(attention.self, index)
+            wrapper.train(attention.self.training)
+            attention.self = wrapper
+
+
+def self_attention(layer: nn.Module) -> nn.Module:
+    """The backbone's own self-attention module of an encoder layer (wrapped or not)."""
+    module = layer.attention.self
+    return module.inner if isinstance(module, PrefixSelfAttention) else module
