@@ -33,13 +33,15 @@ def PromptEncoder(
     stride: int = 96,
     pooling: str = "mean",
     text_pair: Optional[str] = None,
+    max_windows: int = 64,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
     window/stride: wordpieces per window (special tokens included) and the step
     between window starts; pooling: how token vectors are made from wordpieces
     ("mean" of all pieces or the "first" piece); text_pair: a Doc extension
-    (e.g. "question") whose text is encoded as the first segment of every window.
+    (e.g. "question") whose text is encoded as the first segment of every window;
+    max_windows: windows per backbone forward pass (bounds peak memory).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -58,7 +60,7 @@ def PromptEncoder(
     module = PromptedTransformer(cfg, shared)
     attrs = {"backbone": str(backbone), "prompt": cfg.to_dict(), "window": window, "stride": stride}
     build = partial(_build_doc_batch, window=window, stride=stride, pooling=pooling, text_pair=text_pair)
-    return prompted_transformer(module, build, attrs)
+    return prompted_transformer(module, build, attrs, max_windows=max_windows)
 
 
 def _build_doc_batch(backbone, docs, *, window: int, stride: int, pooling: str, text_pair: Optional[str]):

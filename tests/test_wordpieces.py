@@ -61,6 +61,10 @@ def test_odd_inputs_do_not_crash(backbone_dir):
 
 def test_bad_windows_are_explained(bert_dir):
     backbone = get_backbone(bert_dir)
+    with pytest.raises(ValueError, match="window must be an integer, got '24'"):
+        check_window(backbone, "24", 16)
+    with pytest.raises(ValueError, match="stride must be an integer, got 8.5"):
+        check_window(backbone, 24, 8.5)
     with pytest.raises(ValueError, match="window=1000 is longer than the backbone allows"):
         check_window(backbone, 1000, 100)
     with pytest.raises(ValueError, match="stride=40"):

@@ -25,9 +25,15 @@ BatchBuilder = Callable[[Backbone, List[Doc]], WordpieceBatch]
 
 
 def prompted_transformer(
-    module: PromptedTransformer, build_batch: BatchBuilder, attrs: dict
+    module: PromptedTransformer, build_batch: BatchBuilder, attrs: dict, max_windows: int = 64
 ) -> Model[List[Doc], TransformerOutput]:
-    """Wrap a PromptedTransformer; build_batch turns docs into wordpiece windows."""
+    """Wrap a PromptedTransformer; build_batch turns docs into wordpiece windows.
+
+    max_windows: at most this many windows go through the backbone in one
+    forward pass, so peak memory depends on it, not on how long or how many
+    the docs of a batch are (long documents, nlp.pipe with a big batch_size)."""
+    if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
+        raise ValueError(f"max_windows must be an integer >= 1, got {max_windows!r}.")
     wrapper = PyTorchWrapper_v2(
         module, convert_inputs=_convert_inputs, convert_outputs=_convert_outputs
     )
@@ -39,6 +45,7 @@ def prompted_transformer(
         dims={"nO": module.backbone.hidden_size},
     )
     model.attrs["build_batch"] = build_batch
+    model.attrs["max_windows"] = max_windows
     return model
 
 
@@ -54,23 +61,31 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Transformer
     module: PromptedTransformer = model.layers[0].shims[0]._model
     batch = model.attrs["build_batch"](module.backbone, docs)
     trainable = module.prefix is not None or module.finetuned is not None
-    hidden, backprop_hidden = model.layers[0](batch, is_train and trainable)
+    step = model.attrs["max_windows"]
+    arrays = (batch.input_ids, batch.attention_mask, batch.token_type_ids)
+    parts = [
+        model.layers[0](tuple(a[start : start + step] for a in arrays), is_train and trainable)
+        for start in range(0, len(batch.input_ids), step)
+    ]
+    if len(parts) == 1:
+        hidden = parts[0][0]
+    else:
+        hidden = model.ops.xp.concatenate([h for h, _ in parts]) if parts else model.ops.alloc3f(0, 0, model.get_dim("nO"))
 
     def backprop(d_hidden: Floats3d) -> List:
         if trainable:
-            backprop_hidden(d_hidden)
+            for i, (_, backprop_part) in enumerate(parts):
+                backprop_part(d_hidden[i * step : (i + 1) * step])
         return []
 
     return TransformerOutput(batch=batch, hidden=hidden), backprop
 
 
-def _convert_inputs(model: Model, batch: WordpieceBatch, is_train: bool) -> Tuple[ArgsKwargs, Callable]:
+def _convert_inputs(model: Model, arrays: Tuple, is_train: bool) -> Tuple[ArgsKwargs, Callable]:
+    """(input_ids, attention_mask, token_type_ids) of some windows -> the module's arguments."""
     device = get_torch_default_device()
-    args = tuple(
-        torch.as_tensor(array, device=device)
-        for array in (batch.input_ids, batch.attention_mask, batch.token_type_ids)
-    )
-    return ArgsKwargs(args=args, kwargs={}), lambda d_inputs: []
+    args = tuple(torch.as_tensor(array, device=device) for array in arrays)
+    return ArgsKwargs(args=args, kwargs={"dropout": is_train}), lambda d_inputs: []
 
 
 def _convert_outputs(model: Model, inputs_outputs: Tuple, is_train: bool) -> Tuple[Floats3d, Callable]:

@@ -41,7 +41,7 @@ class PrefixEncoder(nn.Module):
                 for layer in (self.mlp[0], self.mlp[2]):
                     layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * cfg.init_std)
                     layer.bias.zero_()
-        self.dropout = nn.Dropout(cfg.prefix_dropout)
+        self.dropout_rate = cfg.prefix_dropout
 
     def _initial_table(
         self, cfg: PromptConfig, backbone: Backbone, width: int, generator: torch.Generator
@@ -70,15 +70,18 @@ class PrefixEncoder(nn.Module):
                 parts.append(_linear(attention.value, emb))
         return torch.cat(parts, dim=-1)
 
-    def forward(self, batch_size: int) -> torch.Tensor:
-        """Prompts for the batch: [batch, prefix, out_width] before reshaping."""
+    def forward(self, batch_size: int, dropout: bool = False) -> torch.Tensor:
+        """Prompts for the batch: [batch, prefix, out_width] before reshaping.
+
+        dropout is passed per call rather than read from the module's training
+        flag, which concurrent callers would share."""
         prompts = self.table if self.mlp is None else self.mlp(self.table)
-        prompts = self.dropout(prompts)
+        prompts = nn.functional.dropout(prompts, self.dropout_rate, training=dropout)
         return prompts.unsqueeze(0).expand(batch_size, -1, -1)
 
-    def key_values(self, batch_size: int) -> Tuple[KeyValue, ...]:
+    def key_values(self, batch_size: int, dropout: bool = False) -> Tuple[KeyValue, ...]:
         """Deep prompts as one (key, value) pair per layer, [batch, heads, prefix, head_dim]."""
-        prompts = self.forward(batch_size)
+        prompts = self.forward(batch_size, dropout)
         prefix = prompts.shape[1]
         kv = prompts.reshape(batch_size, prefix, 2 * self.n_layers, self.n_heads, self.head_dim)
         kv = kv.permute(2, 0, 3, 1, 4)

@@ -33,18 +33,34 @@ class PromptedTransformer(nn.Module):
         # mode "finetune": a private, trainable copy (a submodule, so it is trained and saved)
         self.finetuned = backbone.trainable_copy() if cfg.mode == "finetune" else None
 
+    def train(self, mode: bool = True) -> "PromptedTransformer":
+        """Set the flag only: dropout follows forward's `dropout` argument instead.
+
+        thinc's PyTorchShim switches the module to eval and back to train around
+        every predict; were dropout to follow that shared flag, threads predicting
+        at the same time would switch each other's dropout on (spaCy pipelines
+        serve web requests from thread pools)."""
+        self.training = mode
+        return self
+
     def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor,
         prompt_visible: bool = True,
+        dropout: bool = False,
     ) -> torch.Tensor:
-        """Last hidden states [batch, seq, hidden] of the real (non-prompt) positions."""
+        """Last hidden states [batch, seq, hidden] of the real (non-prompt) positions.
+
+        dropout: apply prompt dropout (and, in mode "finetune", the copy's own
+        dropout): True when training."""
         backbone: Backbone = self.backbone
         device = input_ids.device
         backbone.to(device)
         position_ids = self.position_ids(input_ids, attention_mask)
+        if self.finetuned is not None and self.finetuned.training != dropout:
+            self.finetuned.train(dropout)
         if self.prefix is None:  # linear probe (frozen, no gradients) or full fine-tuning
             encoder = self.finetuned if self.finetuned is not None else backbone.model
             with torch.set_grad_enabled(self.finetuned is not None and torch.is_grad_enabled()):
@@ -57,7 +73,7 @@ class PromptedTransformer(nn.Module):
         batch_size = input_ids.shape[0]
         n_prompts = self.cfg.prefix_length
         if self.cfg.mode == "deep":
-            with prompts_active(self.prefix.key_values(batch_size), visible=prompt_visible):
+            with prompts_active(self.prefix.key_values(batch_size, dropout), visible=prompt_visible):
                 return backbone.model(
                     input_ids=input_ids,
                     attention_mask=attention_mask,
@@ -69,7 +85,7 @@ class PromptedTransformer(nn.Module):
         )
         mask = torch.cat([prompt_mask, attention_mask], dim=1)
         embeddings = backbone.model.get_input_embeddings()(input_ids)
-        prompts = self.prefix(batch_size).to(embeddings.dtype)
+        prompts = self.prefix(batch_size, dropout).to(embeddings.dtype)
         first = position_ids[:, :1].expand(-1, n_prompts)
         hidden = backbone.model(
             inputs_embeds=torch.cat([prompts, embeddings], dim=1),

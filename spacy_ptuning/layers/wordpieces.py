@@ -52,6 +52,12 @@ def window_starts(n_pieces: int, content: int, stride: int) -> List[int]:
 
 def check_window(backbone: Backbone, window: int, stride: int, n_special: int = 2) -> None:
     """Raise a clear error for a window the backbone cannot take."""
+    for name, value in (("window", window), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(
+                f"{name} must be an integer, got {value!r} ({type(value).__name__}): "
+                f"write e.g. {name} = 128 in the config, without quotes."
+            )
     if window > backbone.max_length:
         raise ValueError(
             f"window={window} is longer than the backbone allows ({backbone.max_length} "
