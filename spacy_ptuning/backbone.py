@@ -43,17 +43,48 @@ class BackboneError(ValueError):
 
 @dataclass
 class Backbone:
-    """A frozen pretrained encoder with its tokenizer, shared within a process."""
+    """A frozen pretrained encoder with its tokenizer, shared within a process.
+
+    Made from config.json alone: the weights and the tokenizer load at first use
+    of `model` / `tokenizer` (a component's initialize or first forward pass), so
+    resolving a config (`spacy debug config`, `init fill-config`) reads no weights.
+    """
 
     path: Path
-    model: torch.nn.Module
-    tokenizer: object
+    config: object
     model_type: str
+    name: str = ""
+    _model: Optional[torch.nn.Module] = field(default=None, repr=False)
+    _tokenizer: Optional[object] = field(default=None, repr=False)
     _fingerprint: Optional[str] = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
-    def config(self):
-        return self.model.config
+    def model(self) -> torch.nn.Module:
+        """The frozen weights, in eval mode, with prompt injection installed (loaded once)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    model = _load_weights(self.path)
+                    model.requires_grad_(False)
+                    model.eval()
+                    install_prefix_attention(model)
+                    self._model = model
+        return self._model
+
+    @property
+    def tokenizer(self):
+        """The backbone's own fast tokenizer (loaded once)."""
+        if self._tokenizer is None:
+            with self._lock:
+                if self._tokenizer is None:
+                    self._tokenizer = _load_tokenizer(self.path, self.name)
+        return self._tokenizer
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the weights have been read."""
+        return self._model is not None
 
     @property
     def n_layers(self) -> int:
@@ -102,9 +133,15 @@ class Backbone:
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
-    def trainable_copy(self) -> torch.nn.Module:
-        """A fresh copy of the weights that can be trained (full fine-tuning), unshared."""
-        return _load_weights(self.path).to(next(self.model.parameters()).device)
+    def trainable_copy(self, pretrained: bool = True) -> torch.nn.Module:
+        """A private copy that can be trained (full fine-tuning), unshared: the
+        pretrained weights, or (pretrained=False) the architecture alone, whose
+        weights a later load_state_dict fills."""
+        if pretrained:
+            return _load_weights(self.path)
+        from transformers import AutoModel
+
+        return AutoModel.from_config(self.config, add_pooling_layer=False, attn_implementation="sdpa")
 
     def to(self, device: torch.device) -> None:
         """Move the shared weights to device (all users of the backbone follow)."""
@@ -184,8 +221,12 @@ def get_backbone(name: Union[str, Path], base: Optional[Path] = None) -> Backbon
         return _CACHE[str(path)]
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model")
+
+
 def _load(path: Path, name: Union[str, Path]) -> Backbone:
-    from transformers import AutoConfig, AutoTokenizer
+    """Check the directory and read its config.json; weights and tokenizer load later."""
+    from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(path, local_files_only=True)
     model_type = getattr(config, "model_type", None)
@@ -198,17 +239,24 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
         raise BackboneError(
             f"Backbone {str(name)!r} ({path}) has no weights ({' or '.join(_WEIGHT_FILES)})."
         )
+    if not any((path / f).exists() for f in _TOKENIZER_FILES):
+        raise BackboneError(
+            f"Backbone {str(name)!r} ({path}) has no tokenizer files (one of {', '.join(_TOKENIZER_FILES)}): "
+            "copy them from the original model (tokenizer.save_pretrained(path))."
+        )
+    return Backbone(path=path, config=config, model_type=model_type, name=str(name))
+
+
+def _load_tokenizer(path: Path, name: str):
+    from transformers import AutoTokenizer
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
-    except (OSError, ValueError) as err:
-        raise BackboneError(f"Backbone {str(name)!r} ({path}): its tokenizer could not be loaded: {err}") from err
+    except (OSError, ValueError, ImportError) as err:
+        raise BackboneError(f"Backbone {name!r} ({path}): its tokenizer could not be loaded: {err}") from err
     if not getattr(tokenizer, "is_fast", False):
-        raise BackboneError(f"Backbone {str(name)!r} ({path}) needs a fast (Rust) tokenizer.")
-    model = _load_weights(path)
-    model.requires_grad_(False)
-    model.eval()
-    install_prefix_attention(model)
-    return Backbone(path=path, model=model, tokenizer=tokenizer, model_type=model_type)
+        raise BackboneError(f"Backbone {name!r} ({path}) needs a fast (Rust) tokenizer.")
+    return tokenizer
 
 
 def _load_weights(path: Path) -> torch.nn.Module:

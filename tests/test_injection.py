@@ -133,6 +133,7 @@ def test_prompt_sizes(bert_dir):
 def test_vocab_init_uses_backbone_keys(bert_dir):
     backbone = get_backbone(bert_dir)
     module = PromptedTransformer(PromptConfig(prefix_length=3, init="vocab", seed=1), backbone)
+    module.initialize_from_backbone()  # the component's initialize: the weights are needed now
     table = module.prefix.table.detach()
     emb = backbone.model.get_input_embeddings().weight
     ids = torch.randint(0, emb.shape[0], (3,), generator=torch.Generator().manual_seed(1))

@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from .conll import ConllFormatError
+from .conll import ConllFormatError, read_lines
 
 Mention = Tuple[int, int, str]  # (start, end exclusive, type)
 OVERLAPS = ("longest", "error")
@@ -36,39 +36,44 @@ def read_records(
         raise CluenerFormatError(f"{path}: no such file")
     known = set(labels) if labels else None
     seen_any = False
-    with path.open(encoding="utf8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CluenerFormatError(f"{where}: not a JSON object ({err.msg})") from None
-            text = record.get("text") if isinstance(record, dict) else None
-            if not isinstance(text, str):
-                raise CluenerFormatError(f"{where}: expected an object with a \"text\" string")
-            mentions = _mentions(where, text, record.get("label") or {}, known)
-            kept = _resolve_overlaps(mentions)
-            if len(kept) != len(mentions):
-                if overlaps == "error":
-                    raise CluenerFormatError(f"{where}: overlapping mentions {sorted(set(mentions) - set(kept))}")
-                lost = ", ".join(f"{text[s:e]!r} ({t})" for s, e, t in sorted(set(mentions) - set(kept)))
-                warnings.warn(f"{where}: nested mention(s) {lost} not used (a Doc holds no overlapping entities)")
-            seen_any = True
-            yield number, text, kept
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CluenerFormatError(f"{where}: not a JSON object ({err.msg})") from None
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise CluenerFormatError(f"{where}: expected an object with a \"text\" string")
+        mentions = _mentions(where, text, record.get("label") or {}, known)
+        kept = _resolve_overlaps(mentions)
+        if len(kept) != len(mentions):
+            if overlaps == "error":
+                raise CluenerFormatError(f"{where}: overlapping mentions {sorted(set(mentions) - set(kept))}")
+            lost = ", ".join(f"{text[s:e]!r} ({t})" for s, e, t in sorted(set(mentions) - set(kept)))
+            warnings.warn(f"{where}: nested mention(s) {lost} not used (a Doc holds no overlapping entities)")
+        seen_any = True
+        yield number, text, kept
     if not seen_any:
         raise CluenerFormatError(f"{path}: the file holds no records")
 
 
 def _mentions(where: str, text: str, label: dict, known: Optional[set]) -> List[Mention]:
+    if not isinstance(label, dict):
+        raise CluenerFormatError(f"{where}: \"label\" must be an object {{type: {{mention: [[start, end]]}}}}, got {label!r}")
     mentions: List[Mention] = []
     for etype, by_mention in label.items():
         if known is not None and etype not in known:
             raise CluenerFormatError(f"{where}: unknown entity type {etype!r} (known: {sorted(known)})")
+        if not isinstance(by_mention, dict):
+            raise CluenerFormatError(f"{where}: label {etype!r} must map mentions to offset lists, got {by_mention!r}")
         for mention, offsets in by_mention.items():
+            if not isinstance(offsets, list):
+                raise CluenerFormatError(f"{where}: offsets of {mention!r} must be a list of [start, end] pairs, got {offsets!r}")
             for pair in offsets:
-                if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) for x in pair)):
+                if not (isinstance(pair, list) and len(pair) == 2 and all(_is_int(x) for x in pair)):
                     raise CluenerFormatError(f"{where}: offsets of {mention!r} must be [start, end] pairs, got {pair!r}")
                 start, end = pair[0], pair[1] + 1
                 if not 0 <= start < end <= len(text) or text[start:end] != mention:
@@ -78,6 +83,11 @@ def _mentions(where: str, text: str, label: dict, known: Optional[set]) -> List[
                     )
                 mentions.append((start, end, etype))
     return sorted(set(mentions))
+
+
+def _is_int(value) -> bool:
+    """An integer offset (JSON true/false are not offsets, though Python counts them as ints)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _resolve_overlaps(mentions: List[Mention]) -> List[Mention]:

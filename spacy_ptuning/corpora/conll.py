@@ -3,6 +3,7 @@
 Blank lines separate sentences; `-DOCSTART-` lines are skipped. Every problem
 is reported with the file and line number; nothing is skipped silently.
 """
+import re
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
@@ -12,10 +13,33 @@ from spacy.training import Example
 from spacy.util import registry
 
 Sentence = List[Tuple[str, str]]  # (word, IOB2 tag)
+# columns are separated by spaces and tabs only: other Unicode spaces (a
+# non-breaking space inside a word) belong to the word
+_COLUMN_SPACE = " \t\r\n"
+_COLUMNS = re.compile(r"[ \t]+")
 
 
 class ConllFormatError(ValueError):
     """A CoNLL file that cannot be read as it is."""
+
+
+def read_lines(path: Path) -> Iterator[Tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, without line ends or a leading byte-order mark.
+
+    A line that is not UTF-8 is an error naming the file, the line and the fix,
+    not a bare UnicodeDecodeError."""
+    with Path(path).open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ConllFormatError(
+                    f"{path}:{number}: not UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1}); "
+                    f"convert the file first, e.g. `iconv -f latin1 -t utf-8 {Path(path).name} > fixed.txt`"
+                ) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            yield number, line.rstrip("\n").rstrip("\r")
 
 
 def read_sentences(path: Union[str, Path], labels: Optional[List[str]] = None) -> Iterator[Sentence]:
@@ -27,30 +51,28 @@ def read_sentences(path: Union[str, Path], labels: Optional[List[str]] = None) -
     sentence: Sentence = []
     n_columns = None
     seen_any = False
-    with path.open(encoding="utf8") as f:
-        for number, raw in enumerate(f, start=1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                if sentence:
-                    yield _to_iob2(sentence)
-                    sentence = []
-                continue
-            parts = line.split()
-            if parts[0] == "-DOCSTART-":
-                continue
-            if n_columns is None:
-                n_columns = len(parts)
-                if not 2 <= n_columns <= 4:
-                    raise ConllFormatError(f"{path}:{number}: expected 2 to 4 columns (word [POS [chunk]] tag), got {n_columns}: {line!r}")
-            if len(parts) != n_columns:
-                raise ConllFormatError(f"{path}:{number}: expected {n_columns} columns like the lines before, got {len(parts)}: {line!r}")
-            word, tag = parts[0], parts[-1]
-            if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
-                raise ConllFormatError(f"{path}:{number}: tag {tag!r} is not O, B-TYPE or I-TYPE")
-            if known is not None and tag != "O" and tag[2:] not in known:
-                raise ConllFormatError(f"{path}:{number}: unknown entity type {tag[2:]!r} (known: {sorted(known)})")
-            sentence.append((word, tag))
-            seen_any = True
+    for number, line in read_lines(path):
+        if not line.strip(_COLUMN_SPACE):
+            if sentence:
+                yield _to_iob2(sentence)
+                sentence = []
+            continue
+        parts = _COLUMNS.split(line.strip(_COLUMN_SPACE))
+        if parts[0] == "-DOCSTART-":
+            continue
+        if n_columns is None:
+            n_columns = len(parts)
+            if not 2 <= n_columns <= 4:
+                raise ConllFormatError(f"{path}:{number}: expected 2 to 4 columns (word [POS [chunk]] tag), got {n_columns}: {line!r}")
+        if len(parts) != n_columns:
+            raise ConllFormatError(f"{path}:{number}: expected {n_columns} columns like the lines before, got {len(parts)}: {line!r}")
+        word, tag = parts[0], parts[-1]
+        if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
+            raise ConllFormatError(f"{path}:{number}: tag {tag!r} is not O, B-TYPE or I-TYPE")
+        if known is not None and tag != "O" and tag[2:] not in known:
+            raise ConllFormatError(f"{path}:{number}: unknown entity type {tag[2:]!r} (known: {sorted(known)})")
+        sentence.append((word, tag))
+        seen_any = True
     if sentence:
         yield _to_iob2(sentence)
     if not seen_any:

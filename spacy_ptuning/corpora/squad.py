@@ -42,45 +42,74 @@ def read_squad(path: Union[str, Path]) -> Tuple[List[QARecord], List[str]]:
     if not path.exists():
         raise SquadFormatError(f"{path}: no such file")
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise SquadFormatError(f"{path}: not UTF-8 (byte offset {err.start}); SQuAD files are UTF-8 JSON") from None
     except json.JSONDecodeError as err:
         raise SquadFormatError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise SquadFormatError(f'{path}: expected an object with a "data" list (SQuAD format)')
     records: List[QARecord] = []
     problems: List[str] = []
-    for article in data["data"]:
-        for paragraph in article.get("paragraphs", []):
+    for a, article in enumerate(data["data"]):
+        title = article.get("title", f"#{a}") if isinstance(article, dict) else f"#{a}"
+        where = f"{path}: article {title!r}"
+        paragraphs = _typed(article, "paragraphs", list, where) if isinstance(article, dict) else None
+        if paragraphs is None:
+            raise SquadFormatError(f'{where}: expected an object with a "paragraphs" list, got {article!r:.60}')
+        for paragraph in paragraphs:
+            if not isinstance(paragraph, dict):
+                raise SquadFormatError(f"{where}: a paragraph must be an object, got {paragraph!r:.60}")
             context = paragraph.get("context")
             if not isinstance(context, str):
-                raise SquadFormatError(f'{path}: a paragraph of {article.get("title", "?")!r} has no "context" string')
-            for qa in paragraph.get("qas", []):
+                raise SquadFormatError(f'{where}: a paragraph has no "context" string')
+            for qa in _typed(paragraph, "qas", list, f"{where}, paragraph {context[:30]!r}") or []:
+                if not isinstance(qa, dict):
+                    raise SquadFormatError(f"{where}: a question must be an object, got {qa!r:.60}")
                 records.append(_record(path, context, qa, problems))
     if not records:
         raise SquadFormatError(f"{path}: the file holds no questions")
     return records, problems
 
 
+def _typed(obj: dict, key: str, kind: type, where: str):
+    """obj[key] if it has the expected JSON type (None when missing); else an error naming it."""
+    value = obj.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise SquadFormatError(f'{where}: "{key}" must be a {kind.__name__}, got {value!r:.60}')
+    return value
+
+
 def _record(path: Path, context: str, qa: dict, problems: List[str]) -> QARecord:
     qid = str(qa.get("id", "?"))
+    where = f"{path}: question {qid}"
     question = qa.get("question")
-    if not isinstance(question, str):
-        raise SquadFormatError(f"{path}: question {qid} has no question text")
-    impossible = bool(qa.get("is_impossible", False))
+    if not isinstance(question, str) or not question.strip():
+        raise SquadFormatError(f"{where} has no question text (got {question!r}): every question needs one")
+    impossible = qa.get("is_impossible", False)
+    if not isinstance(impossible, bool):
+        raise SquadFormatError(f'{where}: "is_impossible" must be true or false, got {impossible!r}')
+    given = _typed(qa, "answers", list, where) or []
+    if impossible and given:
+        problems.append(f"{qid}: is_impossible is true but it has {len(given)} answer(s); read as unanswerable")
     answers: List[Tuple[str, Optional[int]]] = []
-    for answer in [] if impossible else qa.get("answers", []):
+    for answer in [] if impossible else given:
+        if not isinstance(answer, dict):
+            raise SquadFormatError(f'{where}: an answer must be an object {{"text", "answer_start"}}, got {answer!r:.60}')
         text, start = answer.get("text", ""), answer.get("answer_start")
         if not isinstance(text, str) or not text.strip():
-            raise SquadFormatError(f"{path}: question {qid} has an empty answer text")
-        if isinstance(start, int) and context[start : start + len(text)] == text:
+            raise SquadFormatError(f"{where} has an empty answer text")
+        # a negative offset would match by Python's negative slicing: it is no offset
+        valid = isinstance(start, int) and not isinstance(start, bool) and start >= 0
+        if valid and context[start : start + len(text)] == text:
             answers.append((text, start))
             continue
-        fixed = _nearest_occurrence(context, text, start if isinstance(start, int) else 0)
-        where = f"placed at {fixed}" if fixed is not None else "not found in the context; scored, not trained on"
-        problems.append(f"{qid}: answer {text[:40]!r} does not start at {start} ({where})")
+        fixed = _nearest_occurrence(context, text, start if valid else 0)
+        placed = f"placed at {fixed}" if fixed is not None else "not found in the context; scored, not trained on"
+        problems.append(f"{qid}: answer {text[:40]!r} does not start at {start!r} ({placed})")
         answers.append((text, fixed))
     if not impossible and not answers:
-        raise SquadFormatError(f"{path}: question {qid} has no answers and is not marked is_impossible")
+        raise SquadFormatError(f"{where} has no answers and is not marked is_impossible")
     return QARecord(qid, question, context, answers, impossible)
 
 
@@ -131,7 +160,7 @@ def squad_corpus(
             found, problems = read_squad(one)
             if problems:
                 shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-                warnings.warn(f"{one}: {len(problems)} answer(s) with an answer_start that does not match: {shown}")
+                warnings.warn(f"{one}: {len(problems)} question(s) read with a fix: {shown}")
             records.extend(found)
         for record in records[:limit] if limit else records:
             yield record_to_example(nlp, record)

@@ -40,6 +40,7 @@ def prompted_transformer(
     model: Model = Model(
         "ptuning_encoder",
         _forward,
+        init=_init,
         layers=[wrapper],
         attrs=dict(attrs),
         dims={"nO": module.backbone.hidden_size},
@@ -55,6 +56,11 @@ def get_torch_module(model: Model) -> PromptedTransformer:
         if node.name == "ptuning_encoder":
             return node.layers[0].shims[0]._model
     raise ValueError(f"Model {model.name!r} holds no ptuning_encoder layer.")
+
+
+def _init(model: Model, X=None, Y=None) -> None:
+    """Load what training needs from the backbone's weights (see initialize_from_backbone)."""
+    model.layers[0].shims[0]._model.initialize_from_backbone()
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[TransformerOutput, Callable]:

@@ -30,8 +30,17 @@ class PromptedTransformer(nn.Module):
         # A plain attribute, not a submodule: shared, frozen, never serialised.
         self.__dict__["backbone"] = backbone
         self.prefix = PrefixEncoder(cfg, backbone) if cfg.mode in ("deep", "shallow") else None
-        # mode "finetune": a private, trainable copy (a submodule, so it is trained and saved)
-        self.finetuned = backbone.trainable_copy() if cfg.mode == "finetune" else None
+        # mode "finetune": a private, trainable copy (a submodule, so it is trained and saved);
+        # its pretrained weights are read in initialize_from_backbone, not here
+        self.finetuned = backbone.trainable_copy(pretrained=False) if cfg.mode == "finetune" else None
+
+    def initialize_from_backbone(self) -> None:
+        """What needs the backbone's weights before training (the component's initialize):
+        the fine-tuning copy's pretrained weights, prompts initialised from the vocabulary."""
+        if self.finetuned is not None:
+            self.finetuned.load_state_dict(self.backbone.trainable_copy().state_dict())
+        if self.prefix is not None and self.cfg.init == "vocab":
+            self.prefix.init_from_vocab(self.backbone)
 
     def train(self, mode: bool = True) -> "PromptedTransformer":
         """Set the flag only: dropout follows forward's `dropout` argument instead.

@@ -5,6 +5,7 @@ Long docs are split into overlapping windows of at most `window` wordpieces
 truncated; a token's vector is the mean over all occurrences of its
 wordpieces (or of its first wordpiece) in all windows.
 """
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
@@ -321,8 +322,10 @@ def _first_pieces(pieces: DocPieces) -> Tuple[numpy.ndarray, numpy.ndarray]:
 def first_segments(backbone: Backbone, docs: Sequence[Doc], extension: str, window: int) -> List[List[int]]:
     """Wordpiece ids of each doc's `doc._.<extension>` text (e.g. its QA question).
 
-    A missing or blank text, or one that would take more than half the window,
-    is an error that names the doc: there is no sensible output without it.
+    A missing or blank text is an error that names the doc: there is no
+    sensible output without it. A text longer than half the window (less
+    special tokens) is cut to that length with a warning naming it (and its
+    doc._.qa_id when set), as SQuAD systems cut questions to max_query_length.
     """
     if not Doc.has_extension(extension):
         raise ValueError(f"The encoder reads Doc._.{extension}, but no such extension is registered.")
@@ -331,18 +334,23 @@ def first_segments(backbone: Backbone, docs: Sequence[Doc], extension: str, wind
         text = getattr(doc._, extension)
         if not isinstance(text, str) or not text.strip():
             raise ValueError(
-                f"Doc._.{extension} is {text!r} for the doc {doc.text[:50]!r}: set it before running the "
-                f"pipeline (doc = nlp.make_doc(context); doc._.{extension} = '...'; nlp(doc))."
+                f"Doc._.{extension} is {text!r} for the doc {doc.text[:50]!r}: set it to a non-blank string "
+                f"before running the pipeline (doc = nlp.make_doc(context); doc._.{extension} = '...'; nlp(doc))."
             )
         texts.append(text)
     if not texts:
         return []
     ids = backbone.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
     limit = window // 2 - n_special(backbone, pair=True)
-    for text, piece_ids in zip(texts, ids):
+    out = []
+    for doc, text, piece_ids in zip(docs, texts, ids):
         if len(piece_ids) > limit:
-            raise ValueError(
-                f"Doc._.{extension} {text[:50]!r} has {len(piece_ids)} wordpieces; with window={window} "
-                f"it may have at most {limit} (half the window, less special tokens). Shorten it or raise window."
+            qa_id = doc._.get("qa_id") if doc.has_extension("qa_id") else None
+            named = f" (question {qa_id})" if qa_id else ""
+            warnings.warn(
+                f"Doc._.{extension} {text[:50]!r}{named} has {len(piece_ids)} wordpieces; with window={window} "
+                f"only its first {limit} are read (half the window, less special tokens). Shorten it or raise window."
             )
-    return [list(x) for x in ids]
+            piece_ids = piece_ids[:limit]
+        out.append(list(piece_ids))
+    return out

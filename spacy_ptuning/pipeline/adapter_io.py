@@ -39,23 +39,38 @@ class AdapterSerializationMixin:
             msg.info(f"{self.name}: {parameter_report(self.model)}")
 
     def _adapter_bytes(self) -> bytes:
+        unset = [f"{node.name}.{name}" for node in self.model.walk() for name in node.param_names
+                 if node.has_param(name) is None]
+        if unset:
+            raise ValueError(
+                f"Component {self.name!r} cannot be saved before it is initialized (no weights yet for "
+                f"{', '.join(unset[:3])}): call nlp.initialize(get_examples) or train it first."
+            )
         backbone = self._backbone()
         meta = {"component": self.name}
         if backbone is not None:
             meta["backbone_fingerprint"] = backbone.fingerprint
         return adapter_to_bytes(self.model, meta)
 
-    def _load_adapter(self, data: bytes) -> None:
-        backbone = self._backbone()
-        saved = adapter_metadata(data).get("backbone_fingerprint")
-        if saved and backbone is not None and saved != backbone.fingerprint:
+    def _load_adapter(self, data: bytes, source: str = "bytes") -> None:
+        try:
+            saved = adapter_metadata(data).get("backbone_fingerprint")
+            backbone = self._backbone()
+            if saved and backbone is not None and saved != backbone.fingerprint:
+                raise ArtifactMismatchError(
+                    f"Component {self.name!r} was trained on a backbone with fingerprint {saved[:12]}..., "
+                    f"but the configured backbone ({backbone.path}) has {backbone.fingerprint[:12]}...: "
+                    "prompts only work with the exact weights they were trained on. Point the "
+                    "component's backbone setting at the original model."
+                )
+            adapter_from_bytes(self.model, data, what=f"component {self.name!r}")
+        except ArtifactMismatchError:
+            raise
+        except Exception as err:  # safetensors' and json's own errors name no file
             raise ArtifactMismatchError(
-                f"Component {self.name!r} was trained on a backbone with fingerprint {saved[:12]}..., "
-                f"but the configured backbone ({backbone.path}) has {backbone.fingerprint[:12]}...: "
-                "prompts only work with the exact weights they were trained on. Point the "
-                "component's backbone setting at the original model."
-            )
-        adapter_from_bytes(self.model, data, what=f"component {self.name!r}")
+                f"Component {self.name!r}: {source} is not a readable safetensors file ({type(err).__name__}: "
+                f"{err}); it may be truncated or empty. Copy it again from the trained pipeline, or retrain."
+            ) from err
         self._check_loaded()
 
     def _check_loaded(self) -> None:
@@ -81,6 +96,10 @@ class AdapterSerializationMixin:
         for needed in (CFG_FILE, ADAPTER_FILE):
             if not (path / needed).exists():
                 raise ArtifactMismatchError(f"Component {self.name!r}: {path / needed} is missing.")
-        self.cfg.update(srsly.read_json(path / CFG_FILE))
-        self._load_adapter((path / ADAPTER_FILE).read_bytes())
+        try:
+            cfg = srsly.read_json(path / CFG_FILE)
+        except ValueError as err:
+            raise ArtifactMismatchError(f"Component {self.name!r}: {path / CFG_FILE} is not valid JSON ({err}).") from err
+        self.cfg.update(cfg)
+        self._load_adapter((path / ADAPTER_FILE).read_bytes(), source=str(path / ADAPTER_FILE))
         return self

@@ -6,9 +6,11 @@ answer start and end, and the [CLS] vector as "no answer"; the best span over
 the whole context wins if it beats "no answer" by `null_threshold`. Spans are
 whole spaCy tokens, so answers map to exact character offsets of the doc.
 """
+import unicodedata
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
@@ -101,9 +103,15 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         self.calibrated_threshold: Optional[float] = None
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+        """Initialize the head; examples are optional (its sizes come from the backbone), and
+        only those whose predicted doc has a question serve as the sample."""
         validate_get_examples(get_examples, "PromptQuestionAnswerer.initialize")
-        sample = [eg.predicted for eg in islice(get_examples(), 10)]
-        self.model.initialize(X=sample)
+        asked = (eg.predicted for eg in get_examples() if eg.predicted._.question is not None)
+        sample = list(islice(asked, 10))
+        if sample:
+            self.model.initialize(X=sample)
+        else:
+            self.model.initialize()
         self._report_size()
 
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Prediction]]:
@@ -120,7 +128,10 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         logits = self.model.predict([docs[i] for i in asked])
         for i, rows in zip(asked, logits):
             rows = self.model.ops.to_numpy(rows).astype("float64")
-            spans = best_spans(rows[1:, 0], rows[1:, 1], self.cfg["max_answer_length"], self.cfg["n_best"])
+            blank = numpy.asarray([_is_blank(token.text) for token in docs[i]], dtype=bool)
+            starts, ends = rows[1:, 0].copy(), rows[1:, 1].copy()
+            starts[blank] = ends[blank] = -numpy.inf  # an answer never starts or ends on blank tokens
+            spans = best_spans(starts, ends, self.cfg["max_answer_length"], self.cfg["n_best"])
             out[i] = ([(c.start, c.end, c.score) for c in spans], float(rows[0, 0] + rows[0, 1]))
         return out
 
@@ -208,8 +219,20 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         return span.start + 1, span.end
 
 
+def _is_blank(text: str) -> bool:
+    """Whitespace, control and format characters only: nothing to answer with."""
+    return all(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in text)
+
+
 def answer_question(nlp: Language, question: str, context: str) -> Dict:
     """One call: {"answer": text or None, "start_char", "end_char", "score", "no_answer_score", "alternatives"}."""
+    for name, value in (("question", question), ("context", context)):
+        if not isinstance(value, str):
+            raise TypeError(f"answer_question: {name} must be a string, got {type(value).__name__} ({value!r:.40}).")
+    if not question.strip():
+        raise ValueError("answer_question: the question is blank; ask something.")
+    if not any(isinstance(pipe, PromptQuestionAnswerer) for _, pipe in nlp.pipeline):
+        raise ValueError(f"answer_question: the pipeline {nlp.pipe_names} has no ptuning_qa component.")
     register_extensions()
     doc = nlp.make_doc(context)
     doc._.question = question

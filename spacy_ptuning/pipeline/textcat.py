@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Optional
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
 from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
+from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Config, Model
 
@@ -58,6 +59,17 @@ class _PromptTextCatMixin(AdapterSerializationMixin):
     def initialize(self, get_examples: Callable, *, nlp: Optional[Language] = None, **kwargs) -> None:
         super().initialize(get_examples, nlp=nlp, **kwargs)  # type: ignore[misc]
         self._report_size()
+
+    def predict(self, docs: Iterable[Doc]):
+        """Scores from the model for every doc, empty ones included.
+
+        spaCy's textcat returns all-zero scores when no doc of the batch has a
+        token, so an empty text would score differently alone than in a batch;
+        here it always gets the model's own output."""
+        docs = list(docs)
+        if not docs:
+            return super().predict(docs)
+        return self.model.ops.asarray(self.model.predict(docs))
 
     def _check_loaded(self) -> None:
         n_out = self.model.get_ref("head").get_dim("nO") if self.model.has_ref("head") else None

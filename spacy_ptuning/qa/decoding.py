@@ -25,6 +25,7 @@ def best_spans(
 
     Only the top_k starts and ends are paired, as in the usual SQuAD decoding;
     positions are context tokens only, so an answer can never lie in the question.
+    Positions with a logit of -inf (masked) never start or end a span.
     """
     n = len(start_logits)
     if n == 0 or n_best <= 0:
@@ -36,7 +37,7 @@ def best_spans(
         SpanCandidate(int(i), int(j), float(start_logits[i] + end_logits[j]))
         for i in starts
         for j in ends
-        if i <= j < i + max_answer_length
+        if i <= j < i + max_answer_length and numpy.isfinite(start_logits[i] + end_logits[j])
     ]
     candidates.sort(key=lambda c: (-c.score, c.start, c.end))
     return candidates[:n_best]
