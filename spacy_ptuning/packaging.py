@@ -8,12 +8,14 @@ directly (zip + dist-info), so packaging needs no build tools or network.
 """
 import base64
 import hashlib
+import json
 import re
 import shutil
 import zipfile
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+import numpy
 from thinc.api import Config
 
 ENCODER_ARCHITECTURE = "spacy_ptuning.PromptEncoder.v1"
@@ -70,8 +72,12 @@ def _record_hash(data: bytes) -> str:
 def write_wheel(
     dist_name: str, version: str, files: Dict[str, Path], output_dir: Path, *, summary: str,
     requires: List[str], progress: Optional[Progress] = None,
+    entry_points: Optional[Dict[str, Dict[str, str]]] = None,
 ) -> Path:
-    """A py3-none-any wheel holding `files` (archive name -> file on disk)."""
+    """A py3-none-any wheel holding `files` (archive name -> file on disk).
+
+    entry_points: {group: {name: "module[:object]"}}, e.g. spaCy's
+    {"spacy_models": {name: module}}, which `spacy info` and `spacy validate` read."""
     norm = re.sub(r"[-_.]+", "_", dist_name)
     dist_info = f"{norm}-{version}.dist-info"
     metadata = ["Metadata-Version: 2.1", f"Name: {dist_name}", f"Version: {version}", f"Summary: {summary}"]
@@ -81,6 +87,12 @@ def write_wheel(
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: spacy-ptuning\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist_info}/top_level.txt": (module_name(dist_name) + "\n").encode(),
     }
+    if entry_points:
+        lines = []
+        for group, entries in entry_points.items():
+            lines.append(f"[{group}]")
+            lines += [f"{key} = {value}" for key, value in entries.items()]
+        extra[f"{dist_info}/entry_points.txt"] = ("\n".join(lines) + "\n").encode()
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / f"{norm}-{version}-py3-none-any.whl"
     records = []
@@ -147,7 +159,18 @@ def load(**overrides):
 def build_backbone_package(
     model_dir: Path, output_dir: Path, name: str, version: str, progress: Optional[Progress] = None
 ) -> Path:
-    """Wrap a local model directory into an installable backbone wheel."""
+    """Wrap a local model directory into an installable backbone wheel (no dependencies)."""
+    from .backbone import SUPPORTED_MODEL_TYPES
+
+    try:
+        model_type = json.loads((model_dir / "config.json").read_text(encoding="utf8")).get("model_type")
+    except (OSError, ValueError) as err:
+        raise PackagingError(f"{model_dir}/config.json cannot be read ({err}): not a Hugging Face model directory.") from err
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise PackagingError(
+            f"{model_dir} holds a {model_type!r} model; spacy-ptuning backbones are "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} encoders, so this package could never load."
+        )
     module = module_name(name)
     staging = output_dir / f".{module}-staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -184,21 +207,18 @@ def build_pipeline_package(
     staging = output_dir / f".{module}-staging"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(pipeline_dir, staging / "pipeline")
-    requires = ["spacy-ptuning>=0.1.0"]
+    requires = [_self_requirement(), _spacy_requirement()]
     if slim:
-        package = backbone_package or backbone
-        if Path(package).expanduser().is_dir() or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package):
-            raise PackagingError(
-                f"A slim package needs the backbone as an installed package, but the pipeline uses the directory "
-                f"{backbone!r}. Wrap it with `spacy-ptuning backbone {backbone} OUTPUT --name NAME`, install it, and "
-                "pass --backbone-package NAME."
-            )
+        package, pinned = _pinned_backbone(backbone_package or backbone, backbone)
         set_backbone(config, package).to_disk(staging / "pipeline" / "config.cfg")
-        requires.append(package)
+        requires.append(pinned)
     kind = "slim: prompts and heads, backbone from its own package" if slim else "full: backbone included"
+    meta = package_meta(pipeline_dir, name, version, kind, requires, package if slim else backbone, backbone)
+    for where in (staging / "meta.json", staging / "pipeline" / "meta.json"):
+        where.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf8")
     init = _PIPELINE_INIT.format(name=name, version=version, kind=kind, keys=[".".join(k) for k in keys])
     (staging / "__init__.py").write_text(init, encoding="utf8")
-    files = {f"{module}/__init__.py": staging / "__init__.py"}
+    files = {f"{module}/__init__.py": staging / "__init__.py", f"{module}/meta.json": staging / "meta.json"}
     files.update(dict(_tree(staging / "pipeline", f"{module}/pipeline")))
     if not slim:
         if progress:
@@ -207,9 +227,90 @@ def build_pipeline_package(
         files.update({f"{module}/backbone/{n}": p for n, p in backbone_files(model_dir).items()})
     try:
         return write_wheel(name, version, files, output_dir, summary=f"spaCy pipeline {name} ({kind})",
-                           requires=requires, progress=progress)
+                           requires=requires, progress=progress, entry_points={"spacy_models": {module: module}})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def package_meta(
+    pipeline_dir: Path, name: str, version: str, kind: str, requires: List[str], backbone: str, trained_on: str
+) -> Dict:
+    """The pipeline's meta.json as `spacy package` would complete it: the package's name,
+    version, description and requirements, plus what spacy-ptuning adds (the backbone it
+    loads, and the trainable share of `trained_on`, the backbone it was trained with)."""
+    meta_path = pipeline_dir / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf8")) if meta_path.exists() else {}
+    module = module_name(name)
+    lang = meta.get("lang", "xx")
+    share = _trainable_share(pipeline_dir, trained_on)
+    meta.update({
+        "name": module[len(lang) + 1 :] if module.startswith(f"{lang}_") else module,
+        "version": version,
+        "description": meta.get("description") or f"spacy-ptuning pipeline ({kind})",
+        "requirements": requires,
+        "spacy_version": meta.get("spacy_version") or _spacy_requirement().split("spacy", 1)[1],
+    })
+    meta["ptuning"] = {"package": module, "kind": kind.split(":")[0], "backbone": backbone, **share}
+    return meta
+
+
+def _trainable_share(pipeline_dir: Path, backbone: str) -> Dict:
+    """Trainable parameters (the saved adapters) and their share of the backbone's
+    parameters (counted from its weight file's header, without loading it)."""
+    from safetensors import safe_open
+
+    from .backbone import resolve_backbone_path
+
+    def count(path: Path, skip: str = "\0") -> int:
+        with safe_open(str(path), "np") as f:
+            return sum(int(numpy.prod(f.get_slice(k).get_shape())) for k in f.keys() if skip not in k)
+
+    trainable = sum(count(a) for a in sorted(pipeline_dir.glob("*/adapter.safetensors")))
+    out: Dict = {"trainable_parameters": trainable}
+    weights = resolve_backbone_path(backbone, base=pipeline_dir) / "model.safetensors"
+    if weights.exists():
+        out["backbone_parameters"] = count(weights, skip="pooler")
+        out["trainable_share"] = round(trainable / out["backbone_parameters"], 6)
+    return out
+
+
+def _self_requirement() -> str:
+    from . import __version__
+
+    major, minor = (int(x) for x in __version__.split(".")[:2])
+    return f"spacy-ptuning>={__version__},<{major}.{minor + 1}.0"
+
+
+def _spacy_requirement() -> str:
+    import spacy
+
+    major, minor = (int(x) for x in spacy.__version__.split(".")[:2])
+    return f"spacy>={major}.{minor}.0,<{major}.{minor + 1}.0"
+
+
+def _pinned_backbone(given: str, configured: str) -> Tuple[str, str]:
+    """(package name, pinned requirement) of a slim package's backbone package.
+
+    `given` is NAME==VERSION, or NAME of an installed package, whose version is pinned."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    package, _, wanted = given.partition("==")
+    if Path(package).expanduser().is_dir() or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package):
+        raise PackagingError(
+            f"A slim package needs the backbone as an installed package, but the pipeline uses the directory "
+            f"{configured!r}. Wrap it with `spacy-ptuning backbone {configured} OUTPUT --name NAME`, install it, "
+            "and pass --backbone-package NAME."
+        )
+    if not wanted:
+        try:
+            wanted = installed_version(package)
+        except PackageNotFoundError:
+            raise PackagingError(
+                f"The backbone package {package!r} is not installed, so its version cannot be pinned: install it, "
+                f"or pass --backbone-package {package}==VERSION."
+            ) from None
+    return package, f"{package}=={wanted}"
 
 
 def _get(config: Config, key: Tuple[str, ...]) -> str:

@@ -165,6 +165,7 @@ def test_finetune_mode_trains_a_private_copy(bert_dir):
 
     shared = get_backbone(bert_dir)
     module = PromptedTransformer(PromptConfig(mode="finetune"), shared)
+    module.initialize_from_backbone()  # the component's initialize copies the pretrained weights
     n_shared = sum(p.numel() for p in shared.model.parameters())
     assert sum(p.numel() for p in module.parameters() if p.requires_grad) == n_shared
     ids = torch.tensor([[2, 10, 11, 3]])

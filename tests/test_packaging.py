@@ -72,8 +72,9 @@ def test_full_package_installs_and_predicts_the_same(pipelines, tmp_path):
 def test_slim_packages_share_one_installed_backbone(pipelines, bert_dir, tmp_path):
     dist = tmp_path / "dist"
     backbone = _wheel(_cli("backbone", str(bert_dir), str(dist), "--name", "tiny-bert-backbone"))
-    slim_cat = _wheel(_cli("package", str(pipelines / "textcat"), str(dist), "-n", "tiny-slim-textcat", "-k", "slim", "-b", "tiny-bert-backbone"))
-    slim_ner = _wheel(_cli("package", str(pipelines / "ner"), str(dist), "-n", "tiny-slim-ner", "-k", "slim", "-b", "tiny-bert-backbone"))
+    pinned = "tiny-bert-backbone==0.1.0"
+    slim_cat = _wheel(_cli("package", str(pipelines / "textcat"), str(dist), "-n", "tiny-slim-textcat", "-k", "slim", "-b", pinned))
+    slim_ner = _wheel(_cli("package", str(pipelines / "ner"), str(dist), "-n", "tiny-slim-ner", "-k", "slim", "-b", pinned))
     full_ner = _wheel(_cli("package", str(pipelines / "ner"), str(dist), "-n", "tiny-full-ner"))
     assert slim_ner.stat().st_size < full_ner.stat().st_size
     _pip_install(tmp_path / "site", backbone, slim_cat, slim_ner)
@@ -117,3 +118,69 @@ def test_info_numbers_match_the_model(pipelines):
     assert info["backbones"][str(backbone.path)]["fingerprint"] == backbone.fingerprint
     table = _cli("info", str(pipelines / "ner"))
     assert "ptuning_ner" in table and backbone.fingerprint in " ".join(table.split()).replace(" ", "")
+
+
+def _wheel_metadata(wheel: Path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        read = lambda suffix: next(z.read(n).decode() for n in names if n.endswith(suffix))  # noqa: E731
+        return {"METADATA": read("/METADATA"), "entry_points": read("entry_points.txt"), "names": names}
+
+
+def test_pipeline_packages_are_spacy_packages(pipelines, bert_dir, tmp_path):
+    """Like `spacy package` output: meta.json (name, version, description, requirements,
+    trainable share), a spacy_models entry point; `spacy info NAME` and spaCy's validate
+    listing see it; requirements are pinned to compatible ranges, slim ones to the backbone's version."""
+    dist = tmp_path / "dist"
+    full = _wheel(_cli("package", str(pipelines / "textcat"), str(dist), "--name", "en_tiny_sst2", "--version", "1.2.0"))
+    slim = _wheel(_cli("package", str(pipelines / "ner"), str(dist), "-n", "en_tiny_conll", "-k", "slim",
+                       "-b", "tiny-bert-backbone==0.3.1"))
+    full_meta, slim_meta = _wheel_metadata(full), _wheel_metadata(slim)
+    assert "[spacy_models]\nen_tiny_sst2 = en_tiny_sst2" in full_meta["entry_points"]
+    assert "Requires-Dist: spacy-ptuning>=0.1.0,<0.2.0" in full_meta["METADATA"]
+    assert "Requires-Dist: spacy>=3.8.0,<3.9.0" in full_meta["METADATA"]
+    assert "Requires-Dist: tiny-bert-backbone==0.3.1" in slim_meta["METADATA"]
+    assert "en_tiny_sst2/meta.json" in full_meta["names"]
+    _pip_install(tmp_path / "site", full)
+    got = _run_in(tmp_path / "site", (
+        "import json, spacy, requests\n"
+        "from unittest import mock\n"
+        "from spacy.cli.validate import get_model_pkgs\n"
+        "nlp = spacy.load('en_tiny_sst2')\n"
+        "offline = mock.Mock(status_code=200, json=lambda: {'spacy': {}})\n"
+        "with mock.patch.object(requests, 'get', return_value=offline):\n"
+        "    pkgs, _ = get_model_pkgs(silent=True)\n"
+        "print(json.dumps({'meta': nlp.meta, 'validate': pkgs.get('en_tiny_sst2')}))"
+    ))
+    meta = got["meta"]
+    assert (meta["lang"], meta["name"], meta["version"]) == ("en", "tiny_sst2", "1.2.0")
+    assert meta["description"] and meta["requirements"][0].startswith("spacy-ptuning>=")
+    trained = spacy.load(pipelines / "textcat")
+    expected = parameter_report(trained.get_pipe("ptuning_textcat").model)
+    assert meta["ptuning"]["trainable_parameters"] == expected.trainable
+    assert meta["ptuning"]["trainable_share"] == pytest.approx(expected.share, rel=1e-3)
+    assert got["validate"]["version"] == "1.2.0" and got["validate"]["compat"] is True
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    info = subprocess.run([sys.executable, "-m", "spacy", "info", "en_tiny_sst2"], env=env, capture_output=True, text=True)
+    assert info.returncode == 0, info.stdout + info.stderr
+    assert "1.2.0" in info.stdout and "ptuning_textcat" in info.stdout
+
+
+def test_backbone_cli_refuses_models_that_cannot_load(tmp_path):
+    gpt2 = tmp_path / "gpt2"
+    gpt2.mkdir()
+    (gpt2 / "config.json").write_text(json.dumps({"model_type": "gpt2"}), encoding="utf8")
+    (gpt2 / "model.safetensors").write_bytes(b"x")
+    result = CliRunner().invoke(app, ["backbone", str(gpt2), str(tmp_path / "dist"), "--name", "gpt2-backbone"])
+    assert result.exit_code == 1
+    assert "'gpt2' model" in " ".join(result.output.split())
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").glob("*.whl"))
+
+
+def test_slim_package_pin_needs_a_version(pipelines, tmp_path):
+    result = CliRunner().invoke(app, ["package", str(pipelines / "ner"), str(tmp_path), "-n", "x", "-k", "slim",
+                                      "-b", "not-installed-backbone"])
+    assert result.exit_code == 1
+    assert "not-installed-backbone==VERSION" in " ".join(result.output.split())

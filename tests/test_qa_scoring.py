@@ -105,7 +105,7 @@ def test_reader_reports_bad_answer_start_with_question_id(tmp_path):
         {"id": "none", "question": "why", "answers": [], "is_impossible": True},
     ]
     nlp = spacy.blank("en")
-    with pytest.warns(UserWarning, match=r"2 answer\(s\).*moved: answer 'london' does not start at 3 \(placed at 44\).*absent"):
+    with pytest.warns(UserWarning, match=r"2 question\(s\) read with a fix: moved: answer 'london' does not start at 3 \(placed at 44\).*absent"):
         examples = list(squad_corpus(_squad_file(tmp_path, qas))(nlp))
     assert len(examples) == 3  # nothing dropped
     assert [s.text for s in examples[0].reference.spans[ANSWER_KEY]] == ["london"]

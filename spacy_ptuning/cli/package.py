@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..backbone import BackboneError
+from ..backbone import BackboneError, resolve_backbone_path
 from ..packaging import PackagingError, build_backbone_package, build_pipeline_package
 from ._app import app
 
@@ -38,14 +38,16 @@ def package_cli(
 
 @app.command("backbone")
 def backbone_cli(
-    model_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="Hugging Face model directory (save_pretrained)"),
+    model: str = typer.Argument(..., help="Hugging Face model directory (save_pretrained), or an installed backbone package"),
     output_dir: Path = typer.Argument(..., file_okay=False, help="Folder for the wheel"),
     name: str = typer.Option(..., "--name", "-n", help="Package name, usable as a backbone setting"),
     version: str = typer.Option("0.1.0", "--version", "-v", help="Package version"),
 ) -> None:
-    """Wrap a local model directory into an installable backbone package."""
+    """Wrap a local model directory (or the model inside an installed package) into an
+    installable backbone package with no dependencies."""
     try:
+        model_dir = resolve_backbone_path(model)
         wheel = build_backbone_package(model_dir, output_dir, name, version, progress=msg.text)
-    except PackagingError as err:
+    except (PackagingError, BackboneError) as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Wrote {wheel} ({wheel.stat().st_size / 1e6:.2f} MB). Use it as backbone = \"{name}\" once installed.")

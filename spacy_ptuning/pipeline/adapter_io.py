@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 import srsly
+from spacy.language import Language
 from thinc.api import Model
 from wasabi import msg
 
@@ -13,6 +14,19 @@ from ..serialize import ArtifactMismatchError, adapter_from_bytes, adapter_metad
 
 ADAPTER_FILE = "adapter.safetensors"
 CFG_FILE = "cfg"
+
+
+def backbone_requirement(backbone: Backbone) -> Optional[str]:
+    """"NAME==VERSION" when the backbone is an installed package (not a directory), else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    name = backbone.name
+    if not name or Path(name).expanduser().is_dir():
+        return None
+    try:
+        return f"{name}=={version(name)}"
+    except PackageNotFoundError:
+        return None
 
 
 class AdapterSerializationMixin:
@@ -34,9 +48,19 @@ class AdapterSerializationMixin:
         except ValueError:
             return None
 
-    def _report_size(self) -> None:
-        if self._backbone() is not None:
-            msg.info(f"{self.name}: {parameter_report(self.model)}")
+    def _finish_initialize(self, nlp: Optional[Language]) -> None:
+        """Report the trainable share, and add the backbone package (if the backbone is one)
+        to nlp.meta["requirements"], pinned to its installed version, so that
+        `spacy package` lists it among the package's requirements."""
+        backbone = self._backbone()
+        if backbone is None:
+            return
+        msg.info(f"{self.name}: {parameter_report(self.model)}")
+        requirement = backbone_requirement(backbone)
+        if nlp is not None and requirement is not None:
+            requirements = nlp.meta.setdefault("requirements", [])
+            if requirement not in requirements:
+                requirements.append(requirement)
 
     def _adapter_bytes(self) -> bytes:
         unset = [f"{node.name}.{name}" for node in self.model.walk() for name in node.param_names

@@ -122,7 +122,7 @@ class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
         self.model.get_ref("head").set_dim("nO", len(self.tags))
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
-        self._report_size()
+        self._finish_initialize(nlp)
 
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """Best valid IOB2 path (tag indices) per doc."""

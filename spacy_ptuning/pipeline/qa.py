@@ -112,7 +112,7 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
             self.model.initialize(X=sample)
         else:
             self.model.initialize()
-        self._report_size()
+        self._finish_initialize(nlp)
 
     def predict(self, docs: Iterable[Doc]) -> List[Optional[Prediction]]:
         """n-best spans and the no-answer score per doc; None for docs with no question set.

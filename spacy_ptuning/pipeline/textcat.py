@@ -58,7 +58,7 @@ class _PromptTextCatMixin(AdapterSerializationMixin):
 
     def initialize(self, get_examples: Callable, *, nlp: Optional[Language] = None, **kwargs) -> None:
         super().initialize(get_examples, nlp=nlp, **kwargs)  # type: ignore[misc]
-        self._report_size()
+        self._finish_initialize(nlp)
 
     def predict(self, docs: Iterable[Doc]):
         """Scores from the model for every doc, empty ones included.

@@ -1,0 +1,261 @@
+"""Bad input, one class per test: a correct result, or an error that names the problem,
+where it is (file:line, question id, path) and the fix; nothing changed or dropped
+without a warning. Grows with every probe (empty, whitespace, control characters, huge
+docs, mixed batches, malformed files, wrong types, corrupt artifacts; threads are in
+test_concurrency.py)."""
+import json
+
+import pytest
+import spacy
+
+from spacy_ptuning import answer_question
+from spacy_ptuning.backbone import BackboneError, clear_cache, get_backbone
+from spacy_ptuning.corpora.cluener import CluenerFormatError, read_records
+from spacy_ptuning.corpora.conll import ConllFormatError, read_sentences
+from spacy_ptuning.corpora.squad import SquadFormatError, read_squad, squad_corpus
+from spacy_ptuning.serialize import ArtifactMismatchError
+
+from test_ner import ner_examples, ner_nlp
+from test_qa import qa_examples, qa_nlp
+from util import blank, encoder_cfg, sentiment_texts, textcat_examples, train
+
+
+# --- CoNLL -------------------------------------------------------------------------------
+
+def test_conll_byte_order_mark_is_not_part_of_a_word(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_text("\ufeff-DOCSTART- -X- O O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", encoding="utf8")
+    assert list(read_sentences(path)) == [[("EU", "B-ORG"), ("rejects", "O")]]
+    path.write_text("\ufeffEU B-ORG\n", encoding="utf8")
+    assert list(read_sentences(path)) == [[("EU", "B-ORG")]]
+
+
+def test_conll_latin1_names_file_line_and_fix(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("John B-PER\n\nMüller B-PER\n".encode("latin-1"))
+    with pytest.raises(ConllFormatError, match=r"latin1\.txt:3: not UTF-8.*iconv"):
+        list(read_sentences(path))
+
+
+def test_conll_non_breaking_space_stays_inside_its_word(tmp_path):
+    path = tmp_path / "nbsp.txt"
+    path.write_text("New\u00a0York NNP B-LOC\nis VBZ O\n", encoding="utf8")
+    assert list(read_sentences(path)) == [[("New\u00a0York", "B-LOC"), ("is", "O")]]
+
+
+def test_conll_convert_cli_strips_the_byte_order_mark(tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_ptuning.cli import app
+    from spacy.tokens import DocBin
+
+    path = tmp_path / "train.txt"
+    path.write_text("\ufeffEU B-ORG\nrejects O\n", encoding="utf8")
+    result = CliRunner().invoke(app, ["convert", str(path), str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(spacy.blank("en").vocab))
+    assert [t.text for t in docs[0]] == ["EU", "rejects"]
+
+
+# --- SQuAD -------------------------------------------------------------------------------
+
+def _squad(tmp_path, qas, context="The cat sat on the mat. It was red.", name="squad.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [{"context": context, "qas": qas}]}]}),
+                    encoding="utf8")
+    return path
+
+
+def test_squad_negative_answer_start_is_fixed_with_a_warning(tmp_path):
+    path = _squad(tmp_path, [{"id": "q1", "question": "What colour?", "answers": [{"text": "red.", "answer_start": -4}]}])
+    records, problems = read_squad(path)
+    assert records[0].answers == [("red.", 31)]  # placed where the text is, not at -4
+    assert problems and "q1" in problems[0] and "-4" in problems[0]
+    with pytest.warns(UserWarning, match="q1"):
+        examples = list(squad_corpus(path)(spacy.blank("en")))
+    assert [s.text for s in examples[0].reference.spans["answer"]] == ["red."]
+
+
+def test_squad_impossible_with_answers_warns(tmp_path):
+    qas = [{"id": "q2", "question": "Who sat?", "is_impossible": True, "answers": [{"text": "cat", "answer_start": 4}]}]
+    records, problems = read_squad(_squad(tmp_path, qas))
+    assert records[0].is_impossible and records[0].answers == []
+    assert any("q2" in p and "is_impossible" in p for p in problems)
+
+
+@pytest.mark.parametrize("question", ["", "   ", None])
+def test_squad_blank_question_names_file_and_id(tmp_path, question):
+    path = _squad(tmp_path, [{"id": "q3", "question": question, "answers": [{"text": "cat", "answer_start": 4}]}])
+    with pytest.raises(SquadFormatError, match=r"squad\.json: question q3 has no question text"):
+        read_squad(path)
+
+
+@pytest.mark.parametrize("patch,fragment", [
+    ({"qas": "x"}, '"qas" must be a list'),
+    ({"qas": [{"id": "q4", "question": "Who?", "answers": "x"}]}, '"answers" must be a list'),
+    ({"qas": [{"id": "q5", "question": "Who?", "answers": ["x"]}]}, "an answer must be an object"),
+    ({"qas": [{"id": "q6", "question": "Who?", "is_impossible": "yes"}]}, '"is_impossible" must be true or false'),
+    ({"qas": ["x"]}, "a question must be an object"),
+])
+def test_squad_wrong_json_types_are_named(tmp_path, patch, fragment):
+    paragraph = {"context": "The cat sat.", **patch}
+    path = tmp_path / "types.json"
+    path.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [paragraph]}]}), encoding="utf8")
+    with pytest.raises(SquadFormatError) as err:
+        read_squad(path)
+    assert fragment in str(err.value) and "types.json" in str(err.value)
+
+
+def test_squad_paragraphs_of_wrong_type(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"data": [{"title": "T", "paragraphs": "x"}]}), encoding="utf8")
+    with pytest.raises(SquadFormatError, match='article \'T\': "paragraphs" must be a list'):
+        read_squad(path)
+
+
+def test_squad_byte_order_mark_and_latin1(tmp_path):
+    path = _squad(tmp_path, [{"id": "q7", "question": "Who sat?", "answers": [{"text": "cat", "answer_start": 4}]}])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_squad(path)[0][0].question == "Who sat?"
+    path.write_bytes(path.read_bytes()[3:].replace(b"Who", "Wh\u00f6".encode("latin-1")))
+    with pytest.raises(SquadFormatError, match="not UTF-8"):
+        read_squad(path)
+
+
+def test_long_question_is_cut_with_a_warning_naming_it(bert_dir):
+    nlp = qa_nlp(bert_dir)
+    nlp.initialize()
+    doc = nlp.make_doc("john visited london")
+    doc._.question = " ".join(["who"] * 300)
+    doc._.qa_id = "q-long"
+    with pytest.warns(UserWarning, match=r"\(question q-long\) has 300 wordpieces.*only its first"):
+        nlp(doc)
+    assert doc._.no_answer_score is not None
+
+
+# --- CLUENER -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("label,fragment", [
+    ({"name": {"李": [[False, False]]}}, "must be [start, end] pairs, got [False, False]"),
+    (["name"], '"label" must be an object'),
+    ({"name": ["李"]}, "must map mentions to offset lists"),
+    ({"name": {"李": "0,0"}}, "must be a list of [start, end] pairs"),
+])
+def test_cluener_wrong_types_name_file_and_line(tmp_path, label, fragment):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"text": "李", "label": {}}) + "\n" + json.dumps({"text": "李", "label": label},
+                    ensure_ascii=False) + "\n", encoding="utf8")
+    with pytest.raises(CluenerFormatError) as err:
+        list(read_records(path))
+    assert f"{path}:2" in str(err.value) and fragment in str(err.value)
+
+
+# --- artifacts and backbones -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def saved_textcat(bert_dir, tmp_path_factory):
+    nlp = blank()
+    nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+    train(nlp, textcat_examples(nlp, sentiment_texts(4)), n_iter=2)
+    path = tmp_path_factory.mktemp("saved") / "textcat"
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.mark.parametrize("corrupt", ["empty", "truncated", "garbage"])
+def test_corrupt_adapter_names_its_path(saved_textcat, tmp_path, corrupt):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(saved_textcat, copy)
+    adapter = copy / "ptuning_textcat" / "adapter.safetensors"
+    data = adapter.read_bytes()
+    adapter.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "garbage": b"\x01" * 64}[corrupt])
+    with pytest.raises(ArtifactMismatchError) as err:
+        spacy.load(copy)
+    assert str(adapter) in str(err.value) and "truncated or empty" in str(err.value)
+
+
+def test_backbone_without_tokenizer_files(bert_dir, tmp_path):
+    folder = tmp_path / "no-tokenizer"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((bert_dir / name).read_bytes())
+    clear_cache()
+    with pytest.raises(BackboneError, match="has no tokenizer files"):
+        get_backbone(folder)
+
+
+def test_window_of_wrong_type_is_named(bert_dir):
+    nlp = blank()
+    with pytest.raises(ValueError, match="window must be an integer, got '24'"):
+        nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, window="24")}})
+
+
+# --- run-time inputs -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def qa(bert_dir):
+    nlp = qa_nlp(bert_dir)
+    train(nlp, qa_examples(nlp), n_iter=2)
+    return nlp
+
+
+@pytest.mark.parametrize("question,context,error", [
+    (None, "john visited london", TypeError),
+    ("who?", None, TypeError),
+    ("   ", "john visited london", ValueError),
+])
+def test_answer_question_checks_its_arguments(qa, question, context, error):
+    with pytest.raises(error, match="answer_question"):
+        answer_question(qa, question, context)
+
+
+def test_answer_question_needs_a_qa_component(bert_dir):
+    nlp = ner_nlp(bert_dir)
+    with pytest.raises(ValueError, match="no ptuning_qa component"):
+        answer_question(nlp, "who?", "john")
+
+
+@pytest.mark.parametrize("context", ["     ", "\x00\x01\x02", " \t\n \x0b ", "\u200b\u200b"])
+def test_blank_contexts_never_answer_with_blanks(qa, context):
+    qa.get_pipe("ptuning_qa").cfg["null_threshold"] = float("-inf")  # answer whenever a span exists
+    try:
+        result = answer_question(qa, "who visited london?", context)
+    finally:
+        qa.get_pipe("ptuning_qa").cfg["null_threshold"] = 0.0
+    assert result["answer"] is None or result["answer"].strip()
+
+
+def test_empty_text_scores_the_same_alone_and_in_a_batch(saved_textcat):
+    nlp = spacy.load(saved_textcat)
+    alone = nlp("").cats
+    in_batch = list(nlp.pipe(["", "good movie", "   "]))[0].cats
+    assert alone == pytest.approx(in_batch) and sum(alone.values()) == pytest.approx(1.0)
+
+
+def test_mixed_batch_of_huge_empty_whitespace_and_control_docs(bert_dir):
+    """Every doc of an odd batch gets a result; every token, whitespace included, a vector."""
+    nlp = ner_nlp(bert_dir, max_windows=2)
+    train(nlp, ner_examples(nlp), n_iter=1)
+    texts = ["", "   ", "\x00\x01", "john " * 400, "北京 上海", "john visited london\u00a0today"]
+    docs = list(nlp.pipe(texts, batch_size=8))
+    assert [d.text for d in docs] == texts
+    for doc in docs:
+        assert all(e.text.strip() for e in doc.ents)
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+def test_saving_before_initialize_says_what_to_do(bert_dir, tmp_path):
+    nlp = blank()
+    nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+    with pytest.raises(ValueError, match="cannot be saved before it is initialized.*nlp.initialize"):
+        nlp.to_disk(tmp_path / "x")
+
+
+def test_qa_initialize_needs_no_examples(bert_dir):
+    nlp = qa_nlp(bert_dir)
+    nlp.initialize()
+    result = answer_question(nlp, "who visited london?", "john visited london")
+    assert set(result) >= {"answer", "no_answer_score"}
