@@ -184,3 +184,21 @@ def test_slim_package_pin_needs_a_version(pipelines, tmp_path):
                                       "-b", "not-installed-backbone"])
     assert result.exit_code == 1
     assert "not-installed-backbone==VERSION" in " ".join(result.output.split())
+
+
+def test_backbone_package_becomes_a_pinned_requirement(bert_dir, monkeypatch):
+    """A pipeline over an installed backbone package lists it, pinned, in nlp.meta["requirements"]
+    (which `spacy package` copies into the package's requirements); a directory adds nothing."""
+    from importlib.metadata import version
+
+    from spacy_ptuning.backbone import get_backbone
+    from spacy_ptuning.pipeline.adapter_io import backbone_requirement
+
+    backbone = get_backbone(bert_dir)
+    assert backbone_requirement(backbone) is None
+    monkeypatch.setattr(backbone, "name", "pytest")  # any installed distribution stands in for one
+    assert backbone_requirement(backbone) == f"pytest=={version('pytest')}"
+    nlp = blank()
+    nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+    nlp.initialize(lambda: textcat_examples(nlp, [(TEXTS[0], "POS"), (TEXTS[1], "NEG")]))
+    assert nlp.meta["requirements"] == [f"pytest=={version('pytest')}"]

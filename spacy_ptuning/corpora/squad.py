@@ -125,6 +125,7 @@ def record_to_example(nlp: Language, record: QARecord) -> Example:
     """Predicted doc: context + question. Reference: also gold texts and the answer span."""
     predicted = nlp.make_doc(record.context)
     predicted._.question = record.question
+    predicted._.qa_id = record.qid  # so warnings and errors while encoding can name the question
     reference = nlp.make_doc(record.context)
     reference._.question = record.question
     reference._.qa_id = record.qid
