@@ -69,18 +69,19 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Transformer
     trainable = module.prefix is not None or module.finetuned is not None
     step = model.attrs["max_windows"]
     arrays = (batch.input_ids, batch.attention_mask, batch.token_type_ids)
-    parts = [
-        model.layers[0](tuple(a[start : start + step] for a in arrays), is_train and trainable)
-        for start in range(0, len(batch.input_ids), step)
-    ]
-    if len(parts) == 1:
-        hidden = parts[0][0]
-    else:
-        hidden = model.ops.xp.concatenate([h for h, _ in parts]) if parts else model.ops.alloc3f(0, 0, model.get_dim("nO"))
+    n_windows, seq_len = batch.input_ids.shape
+    # one output array filled slice by slice: the slices' own arrays are freed as we go
+    hidden = model.ops.alloc3f(n_windows, seq_len, model.get_dim("nO"))
+    callbacks = []
+    for start in range(0, n_windows, step):
+        part, backprop_part = model.layers[0](tuple(a[start : start + step] for a in arrays), is_train and trainable)
+        hidden[start : start + step] = part
+        callbacks.append(backprop_part)
+        del part
 
     def backprop(d_hidden: Floats3d) -> List:
         if trainable:
-            for i, (_, backprop_part) in enumerate(parts):
+            for i, backprop_part in enumerate(callbacks):
                 backprop_part(d_hidden[i * step : (i + 1) * step])
         return []
 
