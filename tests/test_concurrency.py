@@ -92,3 +92,18 @@ def test_max_windows_must_be_a_positive_integer(bert_dir):
     nlp = blank()
     with pytest.raises(ValueError, match="max_windows must be an integer >= 1, got 0"):
         nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, max_windows=0)}})
+
+
+def test_doc_groups_cover_every_doc_once_within_the_cap():
+    import spacy
+
+    from spacy_ptuning.layers.wordpieces import doc_groups
+
+    nlp = spacy.blank("en")
+    docs = [nlp("word " * n) for n in (1, 400, 3, 3, 2000, 5, 0)]
+    runs = doc_groups(docs, window=128, stride=96, max_windows=4)
+    assert runs[0][0] == 0 and runs[-1][1] == len(docs)
+    assert all(a < b for a, b in runs) and all(b == c for (_, b), (c, _) in zip(runs, runs[1:]))
+    assert (4, 5) in runs  # the 2,000-word doc is a run of its own
+    assert doc_groups(docs[:1], 128, 96, 4) == [(0, 1)]
+    assert doc_groups([], 128, 96, 4) == []

@@ -51,6 +51,28 @@ def window_starts(n_pieces: int, content: int, stride: int) -> List[int]:
     return starts
 
 
+def doc_groups(docs: Sequence[Doc], window: int, stride: int, max_windows: int) -> List[Tuple[int, int]]:
+    """(start, end) runs of docs whose estimated windows add up to at most max_windows
+    (a doc longer than that is a run of its own), so that predicting run by run keeps the
+    per-batch outputs of the encoder bounded too.
+
+    The estimate assumes two characters per wordpiece (English averages about four; a
+    CJK character is one piece), so runs hold at most about twice the cap; it needs no
+    tokenization."""
+    runs: List[Tuple[int, int]] = []
+    start, used = 0, 0
+    for i, doc in enumerate(docs):
+        pieces = len(doc.text) // 2 + 1
+        windows = 1 + max(0, pieces - (window // 2)) // max(stride, 1)
+        if i > start and used + windows > max_windows:
+            runs.append((start, i))
+            start, used = i, 0
+        used += windows
+    if start < len(docs):
+        runs.append((start, len(docs)))
+    return runs
+
+
 def check_window(backbone: Backbone, window: int, stride: int, n_special: int = 2) -> None:
     """Raise a clear error for a window the backbone cannot take."""
     for name, value in (("window", window), ("stride", stride)):

@@ -127,7 +127,7 @@ class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """Best valid IOB2 path (tag indices) per doc."""
         docs = list(docs)
-        probs = self.model.predict(docs)
+        probs = self._predict_in_groups(docs)
         allowed, start = _transitions(self.labels)
         paths = []
         for p in probs:

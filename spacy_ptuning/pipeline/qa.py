@@ -125,7 +125,7 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         out: List[Optional[Prediction]] = [None] * len(docs)
         if not asked:
             return out
-        logits = self.model.predict([docs[i] for i in asked])
+        logits = self._predict_in_groups([docs[i] for i in asked])
         for i, rows in zip(asked, logits):
             rows = self.model.ops.to_numpy(rows).astype("float64")
             blank = numpy.asarray([_is_blank(token.text) for token in docs[i]], dtype=bool)

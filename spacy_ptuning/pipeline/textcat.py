@@ -69,7 +69,7 @@ class _PromptTextCatMixin(AdapterSerializationMixin):
         docs = list(docs)
         if not docs:
             return super().predict(docs)
-        return self.model.ops.asarray(self.model.predict(docs))
+        return self.model.ops.asarray(self._predict_in_groups(docs))
 
     def _check_loaded(self) -> None:
         n_out = self.model.get_ref("head").get_dim("nO") if self.model.has_ref("head") else None
