@@ -59,7 +59,11 @@ def main(
         table.append(f"| {r['docs']} x {r['words_per_doc']:,} | {r['batch_size']} | {label} | {r['peak_rss_mb']:,.0f} | {r['words_per_second']:,.0f} |")
     print("\n".join(table))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"backbone": backbone, "machine_cores": _cores(), "rows": rows}, indent=2) + "\n")
+    record = {
+        "command": "python benchmarks/long_docs.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
+        "backbone": backbone, "machine_cores": _cores(), "rows": rows,
+    }
+    output.write_text(json.dumps(record, indent=2) + "\n")
     output.with_suffix(".md").write_text("\n".join(table) + "\n")
 
 

@@ -261,15 +261,15 @@ def _trainable_share(pipeline_dir: Path, backbone: str) -> Dict:
 
     from .backbone import resolve_backbone_path
 
-    def count(path: Path, skip: str = "\0") -> int:
+    def count(path: Path, skip: Tuple[str, ...] = ()) -> int:
         with safe_open(str(path), "np") as f:
-            return sum(int(numpy.prod(f.get_slice(k).get_shape())) for k in f.keys() if skip not in k)
+            return sum(int(numpy.prod(f.get_slice(k).get_shape())) for k in f.keys() if not any(s in k for s in skip))
 
     trainable = sum(count(a) for a in sorted(pipeline_dir.glob("*/adapter.safetensors")))
     out: Dict = {"trainable_parameters": trainable}
     weights = resolve_backbone_path(backbone, base=pipeline_dir) / "model.safetensors"
-    if weights.exists():
-        out["backbone_parameters"] = count(weights, skip="pooler")
+    if weights.exists():  # as loaded: no pooler, and position_ids is a buffer, not a parameter
+        out["backbone_parameters"] = count(weights, skip=("pooler", "position_ids"))
         out["trainable_share"] = round(trainable / out["backbone_parameters"], 6)
     return out
 
