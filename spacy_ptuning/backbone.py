@@ -24,7 +24,7 @@ SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
 _ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
-_FORK_HOOK: list = []
+_FORK_HOOK_REGISTERED = False
 
 
 def _single_threaded_after_fork() -> None:
@@ -32,9 +32,10 @@ def _single_threaded_after_fork() -> None:
     torch on one thread, since its intra-op thread pool does not survive a fork
     and the child would hang on its first matrix product. Registered at the first
     load, not at import, so importing the package changes nothing global."""
-    if not _FORK_HOOK:
+    global _FORK_HOOK_REGISTERED
+    if not _FORK_HOOK_REGISTERED:
         os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
-        _FORK_HOOK.append(True)
+        _FORK_HOOK_REGISTERED = True
 
 
 class BackboneError(ValueError):

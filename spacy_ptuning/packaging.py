@@ -248,7 +248,7 @@ def package_meta(
         "version": version,
         "description": meta.get("description") or f"spacy-ptuning pipeline ({kind})",
         "requirements": requires,
-        "spacy_version": meta.get("spacy_version") or _spacy_requirement().split("spacy", 1)[1],
+        "spacy_version": meta.get("spacy_version") or _spacy_range(),
     })
     meta["ptuning"] = {"package": module, "kind": kind.split(":")[0], "backbone": backbone, **share}
     return meta
@@ -274,27 +274,42 @@ def _trainable_share(pipeline_dir: Path, backbone: str) -> Dict:
     return out
 
 
+def _next_minor(lower: str) -> str:
+    """A compatible range from `lower` up to the next minor release: 0.1.0 -> >=0.1.0,<0.2.0."""
+    major, minor = (int(x) for x in lower.split(".")[:2])
+    return f">={lower},<{major}.{minor + 1}.0"
+
+
 def _self_requirement() -> str:
     from . import __version__
 
-    major, minor = (int(x) for x in __version__.split(".")[:2])
-    return f"spacy-ptuning>={__version__},<{major}.{minor + 1}.0"
+    return "spacy-ptuning" + _next_minor(__version__)
 
 
 def _spacy_requirement() -> str:
+    return "spacy" + _spacy_range()
+
+
+def _spacy_range() -> str:
     import spacy
 
-    major, minor = (int(x) for x in spacy.__version__.split(".")[:2])
-    return f"spacy>={major}.{minor}.0,<{major}.{minor + 1}.0"
+    return _next_minor(".".join(spacy.__version__.split(".")[:2]) + ".0")
+
+
+def installed_requirement(name: str) -> Optional[str]:
+    """"NAME==VERSION" for an installed distribution, None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{name}=={version(name)}"
+    except PackageNotFoundError:
+        return None
 
 
 def _pinned_backbone(given: str, configured: str) -> Tuple[str, str]:
     """(package name, pinned requirement) of a slim package's backbone package.
 
     `given` is NAME==VERSION, or NAME of an installed package, whose version is pinned."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed_version
-
     package, _, wanted = given.partition("==")
     if Path(package).expanduser().is_dir() or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package):
         raise PackagingError(
@@ -302,15 +317,13 @@ def _pinned_backbone(given: str, configured: str) -> Tuple[str, str]:
             f"{configured!r}. Wrap it with `spacy-ptuning backbone {configured} OUTPUT --name NAME`, install it, "
             "and pass --backbone-package NAME."
         )
-    if not wanted:
-        try:
-            wanted = installed_version(package)
-        except PackageNotFoundError:
-            raise PackagingError(
-                f"The backbone package {package!r} is not installed, so its version cannot be pinned: install it, "
-                f"or pass --backbone-package {package}==VERSION."
-            ) from None
-    return package, f"{package}=={wanted}"
+    pinned = f"{package}=={wanted}" if wanted else installed_requirement(package)
+    if pinned is None:
+        raise PackagingError(
+            f"The backbone package {package!r} is not installed, so its version cannot be pinned: install it, "
+            f"or pass --backbone-package {package}==VERSION."
+        )
+    return package, pinned
 
 
 def _get(config: Config, key: Tuple[str, ...]) -> str:

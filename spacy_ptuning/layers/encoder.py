@@ -1,6 +1,6 @@
 """Thinc layer: docs -> prompt-conditioned wordpiece states of the frozen backbone."""
 from dataclasses import dataclass
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 from spacy.tokens import Doc
@@ -10,7 +10,7 @@ from thinc.util import get_torch_default_device
 
 from ..backbone import Backbone
 from .prompted_transformer import PromptedTransformer
-from .wordpieces import WordpieceBatch
+from .wordpieces import WordpieceBatch, doc_groups
 
 
 @dataclass
@@ -50,12 +50,33 @@ def prompted_transformer(
     return model
 
 
+def find_encoder(model: Model) -> Optional[Model]:
+    """The ptuning_encoder layer inside a model (None for heads over another tok2vec)."""
+    return next((node for node in model.walk() if node.name == "ptuning_encoder"), None)
+
+
 def get_torch_module(model: Model) -> PromptedTransformer:
     """The PromptedTransformer inside a model built by prompted_transformer()."""
-    for node in model.walk():
-        if node.name == "ptuning_encoder":
-            return node.layers[0].shims[0]._model
-    raise ValueError(f"Model {model.name!r} holds no ptuning_encoder layer.")
+    encoder = find_encoder(model)
+    if encoder is None:
+        raise ValueError(f"Model {model.name!r} holds no ptuning_encoder layer.")
+    return encoder.layers[0].shims[0]._model
+
+
+def predict_in_groups(model: Model, docs: List[Doc]):
+    """model.predict over runs of docs of about max_windows windows each (doc_groups),
+    outputs joined (lists as lists, arrays row-wise): what a batch's forward passes
+    return then stays bounded by the cap, not by the batch's size."""
+    encoder = find_encoder(model)
+    if encoder is None or len(docs) < 2:
+        return model.predict(docs)
+    attrs = encoder.attrs
+    outputs = [model.predict(docs[a:b]) for a, b in doc_groups(docs, attrs["window"], attrs["stride"], attrs["max_windows"])]
+    if len(outputs) == 1:
+        return outputs[0]
+    if isinstance(outputs[0], list):
+        return [row for out in outputs for row in out]
+    return model.ops.xp.concatenate(outputs)
 
 
 def _init(model: Model, X=None, Y=None) -> None:

@@ -1,16 +1,15 @@
 """Save and load a prompt-tuned component as cfg + adapter.safetensors."""
 from pathlib import Path
-from typing import Iterable, List, Optional, Union
+from typing import Iterable, Optional, Union
 
 import srsly
 from spacy.language import Language
-from spacy.tokens import Doc
 from thinc.api import Model
 from wasabi import msg
 
 from ..backbone import Backbone
 from ..layers.encoder import get_torch_module
-from ..layers.wordpieces import doc_groups
+from ..packaging import installed_requirement
 from ..report import parameter_report
 from ..serialize import ArtifactMismatchError, adapter_from_bytes, adapter_metadata, adapter_to_bytes
 
@@ -20,15 +19,10 @@ CFG_FILE = "cfg"
 
 def backbone_requirement(backbone: Backbone) -> Optional[str]:
     """"NAME==VERSION" when the backbone is an installed package (not a directory), else None."""
-    from importlib.metadata import PackageNotFoundError, version
-
     name = backbone.name
     if not name or Path(name).expanduser().is_dir():
         return None
-    try:
-        return f"{name}=={version(name)}"
-    except PackageNotFoundError:
-        return None
+    return installed_requirement(name)
 
 
 class AdapterSerializationMixin:
@@ -98,23 +92,6 @@ class AdapterSerializationMixin:
                 f"{err}); it may be truncated or empty. Copy it again from the trained pipeline, or retrain."
             ) from err
         self._check_loaded()
-
-    def _predict_in_groups(self, docs: List[Doc]):
-        """self.model.predict run over groups of docs of about max_windows windows each
-        (doc_groups), outputs joined: what a batch's forward passes return then stays
-        bounded by the cap, not by the batch's size. Per-doc outputs (lists) are joined
-        as lists, arrays row-wise."""
-        encoder = next((node for node in self.model.walk() if node.name == "ptuning_encoder"), None)
-        if encoder is None or len(docs) < 2:
-            return self.model.predict(docs)
-        attrs = encoder.attrs
-        runs = doc_groups(docs, attrs["window"], attrs["stride"], attrs["max_windows"])
-        outputs = [self.model.predict(docs[a:b]) for a, b in runs]
-        if len(outputs) == 1:
-            return outputs[0]
-        if isinstance(outputs[0], list):
-            return [row for out in outputs for row in out]
-        return self.model.ops.xp.concatenate(outputs)
 
     def _check_loaded(self) -> None:
         """Hook for components to validate cfg against the loaded weights."""

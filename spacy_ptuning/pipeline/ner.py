@@ -19,6 +19,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..ner.tags import OUTSIDE, bio_tags, tags_to_spans, transition_mask, viterbi
+from ..layers.encoder import predict_in_groups
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 
@@ -127,7 +128,7 @@ class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """Best valid IOB2 path (tag indices) per doc."""
         docs = list(docs)
-        probs = self._predict_in_groups(docs)
+        probs = predict_in_groups(self.model, docs)
         allowed, start = _transitions(self.labels)
         paths = []
         for p in probs:

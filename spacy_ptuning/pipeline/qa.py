@@ -21,6 +21,7 @@ from thinc.types import Floats2d
 
 from ..qa.decoding import best_spans
 from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
+from ..layers.encoder import predict_in_groups
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 
@@ -125,7 +126,7 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         out: List[Optional[Prediction]] = [None] * len(docs)
         if not asked:
             return out
-        logits = self._predict_in_groups([docs[i] for i in asked])
+        logits = predict_in_groups(self.model, [docs[i] for i in asked])
         for i, rows in zip(asked, logits):
             rows = self.model.ops.to_numpy(rows).astype("float64")
             blank = numpy.asarray([_is_blank(token.text) for token in docs[i]], dtype=bool)

@@ -13,6 +13,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Config, Model
 
+from ..layers.encoder import predict_in_groups
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 
@@ -69,7 +70,7 @@ class _PromptTextCatMixin(AdapterSerializationMixin):
         docs = list(docs)
         if not docs:
             return super().predict(docs)
-        return self.model.ops.asarray(self._predict_in_groups(docs))
+        return self.model.ops.asarray(predict_in_groups(self.model, docs))
 
     def _check_loaded(self) -> None:
         n_out = self.model.get_ref("head").get_dim("nO") if self.model.has_ref("head") else None
