@@ -7,6 +7,7 @@ from .textcat import scoring as textcat_scoring  # noqa: F401
 from .backbone import Backbone, BackboneError, get_backbone
 from .config import PromptConfig
 from .pipeline import (
+    MixedTaskRunner,
     PromptEntityRecognizer,
     PromptMultiLabelTextCategorizer,
     PromptQuestionAnswerer,
@@ -22,6 +23,7 @@ __all__ = [
     "BackboneError",
     "get_backbone",
     "PromptConfig",
+    "MixedTaskRunner",
     "PromptEntityRecognizer",
     "PromptQuestionAnswerer",
     "answer_question",

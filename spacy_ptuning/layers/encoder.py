@@ -9,6 +9,7 @@ from thinc.types import Floats3d
 from thinc.util import get_torch_default_device
 
 from ..backbone import Backbone
+from .precomputed import PENDING, given_encoder_output
 from .prompted_transformer import PromptedTransformer
 from .wordpieces import WordpieceBatch, doc_groups
 
@@ -60,18 +61,25 @@ def get_torch_module(model: Model) -> PromptedTransformer:
     encoder = find_encoder(model)
     if encoder is None:
         raise ValueError(f"Model {model.name!r} holds no ptuning_encoder layer.")
+    return encoder_module(encoder)
+
+
+def encoder_module(encoder: Model) -> PromptedTransformer:
+    """The PromptedTransformer of a ptuning_encoder layer itself."""
     return encoder.layers[0].shims[0]._model
 
 
 def predict_in_groups(model: Model, docs: List[Doc]):
     """model.predict over runs of docs of about max_windows windows each (doc_groups),
     outputs joined (lists as lists, arrays row-wise): what a batch's forward passes
-    return then stays bounded by the cap, not by the batch's size."""
-    encoder = find_encoder(model)
-    if encoder is None or len(docs) < 2:
-        return model.predict(docs)
-    attrs = encoder.attrs
-    outputs = [model.predict(docs[a:b]) for a, b in doc_groups(docs, attrs["window"], attrs["stride"], attrs["max_windows"])]
+    return then stays bounded by the cap, not by the batch's size.
+
+    A run whose output `ptuning_mixed_tasks` computed ahead (layers/precomputed.py)
+    is taken from there instead of being run again."""
+    outputs = []
+    for run in doc_runs(model, docs) or [docs]:
+        output = PENDING.take(model, run)
+        outputs.append(model.predict(run) if output is None else output)
     if len(outputs) == 1:
         return outputs[0]
     if isinstance(outputs[0], list):
@@ -79,13 +87,25 @@ def predict_in_groups(model: Model, docs: List[Doc]):
     return model.ops.xp.concatenate(outputs)
 
 
+def doc_runs(model: Model, docs: List[Doc]) -> List[List[Doc]]:
+    """The runs of docs predict_in_groups hands to model.predict, in order."""
+    encoder = find_encoder(model)
+    if encoder is None or len(docs) < 2:
+        return [docs] if docs else []
+    attrs = encoder.attrs
+    return [docs[a:b] for a, b in doc_groups(docs, attrs["window"], attrs["stride"], attrs["max_windows"])]
+
+
 def _init(model: Model, X=None, Y=None) -> None:
     """Load what training needs from the backbone's weights (see initialize_from_backbone)."""
-    model.layers[0].shims[0]._model.initialize_from_backbone()
+    encoder_module(model).initialize_from_backbone()
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[TransformerOutput, Callable]:
-    module: PromptedTransformer = model.layers[0].shims[0]._model
+    given = None if is_train else given_encoder_output(model, docs)
+    if given is not None:  # computed in a mixed-task batch (layers/mixed_batch.py)
+        return given, lambda d_hidden: []
+    module = encoder_module(model)
     batch = model.attrs["build_batch"](module.backbone, docs)
     trainable = module.prefix is not None or module.finetuned is not None
     step = model.attrs["max_windows"]

@@ -21,19 +21,27 @@ KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class ActivePrompts:
-    """Per layer, prompt keys and values [batch, heads, prefix, head_dim]; whether they are attended to."""
+    """Per layer, prompt keys and values [batch, heads, prefix, head_dim]; whether they are
+    attended to; optionally, per row, which prompt positions are real ([batch, prefix],
+    True: attend), so rows of tasks with prompts of different lengths share one batch."""
 
     key_values: Sequence[KeyValue]
     visible: bool = True
+    prompt_mask: Optional[torch.Tensor] = None
 
 
 _ACTIVE: ContextVar[Optional[ActivePrompts]] = ContextVar("spacy_ptuning_prompts", default=None)
 
 
 @contextmanager
-def prompts_active(key_values: Sequence[KeyValue], visible: bool = True) -> Iterator[None]:
-    """Run the backbone inside this block with these prompts at every layer."""
-    token = _ACTIVE.set(ActivePrompts(tuple(key_values), visible))
+def prompts_active(
+    key_values: Sequence[KeyValue], visible: bool = True, prompt_mask: Optional[torch.Tensor] = None
+) -> Iterator[None]:
+    """Run the backbone inside this block with these prompts at every layer.
+
+    prompt_mask: [batch, prefix] booleans, False for a row's padding prompts (mixed-task
+    batches); None: every prompt of every row is real."""
+    token = _ACTIVE.set(ActivePrompts(tuple(key_values), visible, prompt_mask))
     try:
         yield
     finally:
@@ -70,7 +78,8 @@ class PrefixSelfAttention(nn.Module):
         key = torch.cat([prompt_key.to(key.dtype), key], dim=2)
         value = torch.cat([prompt_value.to(value.dtype), value], dim=2)
         mask = _with_prompt_columns(
-            attention_mask, batch, length, prompt_key.shape[2], active.visible, query.dtype, query.device
+            attention_mask, batch, length, prompt_key.shape[2], active.visible, query.dtype, query.device,
+            active.prompt_mask,
         )
         dropout = inner.dropout.p if inner.training and hasattr(inner, "dropout") else 0.0
         context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
@@ -79,13 +88,14 @@ class PrefixSelfAttention(nn.Module):
 
 def _with_prompt_columns(
     mask: Optional[torch.Tensor], batch: int, length: int, n_prompts: int, visible: bool,
-    dtype: torch.dtype, device: torch.device,
+    dtype: torch.dtype, device: torch.device, prompt_mask: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """The tokens' attention mask as an additive [batch, 1, rows, n_prompts + length] mask.
 
     transformers hands self-attention no mask (nothing padded), a boolean mask
     (True: attend) or an additive float mask, [batch, 1, 1 or length, length];
-    prompt columns are 0 (attended) or the dtype's minimum (masked).
+    prompt columns are 0 (attended) or the dtype's minimum (masked), per row when
+    prompt_mask [batch, n_prompts] says which prompts a row has.
     """
     blocked = torch.finfo(dtype).min
     if mask is None:
@@ -96,6 +106,8 @@ def _with_prompt_columns(
         tokens = mask.to(dtype)
     tokens = tokens.expand(batch, 1, tokens.shape[2], length)
     prompts = torch.full((batch, 1, tokens.shape[2], n_prompts), 0.0 if visible else blocked, dtype=dtype, device=device)
+    if prompt_mask is not None:
+        prompts = prompts.masked_fill(~prompt_mask.to(device)[:, None, None, :], blocked)
     return torch.cat([prompts, tokens], dim=-1)
 
 

@@ -8,7 +8,7 @@ whole spaCy tokens, so answers map to exact character offsets of the doc.
 """
 import unicodedata
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -122,7 +122,7 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         that also tags or classifies runs on plain texts); a blank question is an error.
         """
         docs = list(docs)
-        asked = [i for i, doc in enumerate(docs) if doc._.question is not None]
+        asked = _asked(docs)
         out: List[Optional[Prediction]] = [None] * len(docs)
         if not asked:
             return out
@@ -135,6 +135,10 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
             spans = best_spans(starts, ends, self.cfg["max_answer_length"], self.cfg["n_best"])
             out[i] = ([(c.start, c.end, c.score) for c in spans], float(rows[0, 0] + rows[0, 1]))
         return out
+
+    def encoded_docs(self, docs: Sequence[Doc]) -> List[Doc]:
+        """The docs predict runs the model on: those with a question (for ptuning_mixed_tasks)."""
+        return [docs[i] for i in _asked(docs)]
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[Optional[Prediction]]) -> None:
         for doc, prediction in zip(docs, predictions):
@@ -218,6 +222,11 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
                 "cannot be placed on the predicted doc's tokens."
             )
         return span.start + 1, span.end
+
+
+def _asked(docs: Sequence[Doc]) -> List[int]:
+    """Indices of the docs that have a question."""
+    return [i for i, doc in enumerate(docs) if doc._.question is not None]
 
 
 def _is_blank(text: str) -> bool:

@@ -1,0 +1,121 @@
+"""Windows of several prompt components in one backbone forward pass (inference).
+
+Components over one frozen backbone differ only in their prompts, so their
+windows can share a batch: each row gets its own component's prefix keys and
+values at every layer, shorter prefixes padded and masked out per row
+(`prompts_active(..., prompt_mask=...)`). QA rows keep their question/context
+pairs and token types: every component's windows are built by its own encoder.
+
+`mixed_forward` gives the encoder outputs of several (encoder, docs) tasks from
+shared forward passes, rows sorted by length and at most `max_windows` (the
+smallest cap among the encoders) per pass; `ptuning_mixed_tasks`
+(pipeline/mixed_tasks.py) hands them to the components (layers/precomputed.py).
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import numpy
+import torch
+from spacy.tokens import Doc
+from thinc.api import Model, torch2xp
+from thinc.util import get_torch_default_device
+
+from .encoder import TransformerOutput, encoder_module
+from .prefix_attention import prompts_active
+from .prompted_transformer import PromptedTransformer
+
+MIXABLE_MODES = ("deep", "none")
+Task = Tuple[Model, List[Doc]]  # a ptuning_encoder layer and the docs it encodes
+
+
+def mixable(encoder: Model) -> bool:
+    """Whether an encoder's rows can share a forward pass: prompts inside attention
+    (deep) or none; not input-embedding prompts (shallow) nor a private fine-tuned copy."""
+    return encoder_module(encoder).cfg.mode in MIXABLE_MODES
+
+
+def mixed_forward(tasks: Sequence[Task]) -> List[TransformerOutput]:
+    """The TransformerOutput of each (encoder, docs) task, all tasks' windows run
+    together: what each encoder alone would return for its docs, within float tolerance.
+
+    All encoders must share one backbone and be mixable."""
+    modules = [encoder_module(encoder) for encoder, _ in tasks]
+    backbone = modules[0].backbone
+    for module in modules:
+        if module.backbone is not backbone or module.cfg.mode not in MIXABLE_MODES:
+            raise ValueError("mixed_forward: every encoder must be deep or none mode over the same backbone.")
+    batches = [encoder.attrs["build_batch"](backbone, docs) for encoder, docs in tasks]
+    width = tasks[0][0].get_dim("nO")
+    hidden = [encoder.ops.alloc3f(*batch.input_ids.shape, width) for (encoder, _), batch in zip(tasks, batches)]
+    rows = [
+        (int(batch.attention_mask[r].sum()), t, r)
+        for t, batch in enumerate(batches)
+        for r in range(batch.input_ids.shape[0])
+    ]
+    rows.sort(key=lambda row: -row[0])  # similar lengths together: little padding per pass
+    cap = min(encoder.attrs["max_windows"] for encoder, _ in tasks)
+    prompts = [_prompt_key_values(module) for module in modules]
+    device = get_torch_default_device()
+    backbone.to(device)
+    with torch.no_grad():
+        for start in range(0, len(rows), cap):
+            chunk = rows[start : start + cap]
+            states = torch2xp(_forward_rows(modules[0], batches, prompts, chunk, device), ops=tasks[0][0].ops)
+            for j, (length, t, r) in enumerate(chunk):
+                hidden[t][r, :length] = states[j, :length]
+    return [TransformerOutput(batch=batch, hidden=h) for batch, h in zip(batches, hidden)]
+
+
+def _prompt_key_values(module: PromptedTransformer) -> Optional[Tuple[Tuple[torch.Tensor, torch.Tensor], ...]]:
+    """A module's prompts as per-layer (key, value) [1, heads, prefix, head_dim], None without prompts."""
+    if module.prefix is None:
+        return None
+    with torch.no_grad():
+        return module.prefix.key_values(1, dropout=False)
+
+
+def _forward_rows(
+    module: PromptedTransformer, batches: Sequence, prompts: Sequence,
+    chunk: Sequence[Tuple[int, int, int]], device: torch.device,
+) -> torch.Tensor:
+    """One backbone pass over the rows (length, task, row) of a chunk, each with its task's prompts."""
+    length = max(chunk[0][0], 1)
+
+    def stack(field: str, pad: int = 0) -> torch.Tensor:
+        """Rows of one input array, cut or right-padded to the chunk's length (windows
+        are left-aligned: a row's real pieces come first)."""
+        array = numpy.full((len(chunk), length), pad, dtype=getattr(batches[0], field).dtype)
+        for j, (_, t, r) in enumerate(chunk):
+            row = getattr(batches[t], field)[r, :length]
+            array[j, : len(row)] = row
+        return torch.as_tensor(array, device=device)
+
+    pad_id = module.backbone.config.pad_token_id or 0
+    input_ids, attention_mask = stack("input_ids", pad_id), stack("attention_mask")
+    token_type_ids = stack("token_type_ids")
+    inputs = dict(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        token_type_ids=token_type_ids,
+        position_ids=module.position_ids(input_ids, attention_mask),
+    )
+    n_prompts = max((kv[0][0].shape[2] for kv in prompts if kv is not None), default=0)
+    if n_prompts == 0:
+        return module.backbone.model(**inputs).last_hidden_state
+    n_layers = len(next(kv for kv in prompts if kv is not None))
+    template = next(kv for kv in prompts if kv is not None)[0][0]
+    shape = (len(chunk), template.shape[1], n_prompts, template.shape[3])
+    keys = [template.new_zeros(shape) for _ in range(n_layers)]
+    values = [template.new_zeros(shape) for _ in range(n_layers)]
+    prompt_mask = torch.zeros((len(chunk), n_prompts), dtype=torch.bool, device=template.device)
+    for t, kv in enumerate(prompts):
+        rows = [j for j, (_, task, _) in enumerate(chunk) if task == t]
+        if kv is None or not rows:
+            continue
+        index = torch.as_tensor(rows, device=template.device)
+        size = kv[0][0].shape[2]
+        prompt_mask[index, :size] = True
+        for layer, (key, value) in enumerate(kv):
+            keys[layer][index, :, :size] = key[0]
+            values[layer][index, :, :size] = value[0]
+    with prompts_active(list(zip(keys, values)), visible=True, prompt_mask=prompt_mask):
+        return module.backbone.model(**inputs).last_hidden_state
