@@ -7,7 +7,7 @@ import spacy
 from safetensors.numpy import load
 
 from spacy_ptuning.layers.encoder import find_encoder, get_torch_module
-from spacy_ptuning.layers.mixed_batch import mixed_forward
+from spacy_ptuning.layers.mixed_batch import _chunks, mixed_forward
 from spacy_ptuning.qa.extensions import register_extensions
 from spacy_ptuning.serialize import adapter_metadata
 
@@ -103,9 +103,10 @@ def test_mixed_batches_match_components_run_one_after_another(components, tasks,
 
 
 def test_one_backbone_pass_per_batch(components):
-    """Three tasks, a batch of short docs: one forward pass of the backbone, not three."""
+    """Three tasks, a batch of short docs: one forward pass of the backbone, not three
+    (min_fill 0: rows of any length share the pass)."""
     sequential = _pipeline(components, TASKS, mixed=False)
-    mixed = _pipeline(components, TASKS, mixed=True)
+    mixed = _pipeline(components, TASKS, mixed=True, runner_config={"min_fill": 0.0})
     backbone = get_torch_module(components["ptuning_textcat"].get_pipe("ptuning_textcat").model).backbone
     calls = []
     hook = backbone.model.register_forward_hook(lambda module, args, kwargs: calls.append(1))
@@ -118,6 +119,15 @@ def test_one_backbone_pass_per_batch(components):
             assert len(calls) == expected_calls
     finally:
         hook.remove()
+
+
+def test_passes_split_where_rows_would_be_mostly_padding():
+    rows = [(40, 0, 0), (38, 1, 0), (31, 0, 1), (12, 2, 0), (10, 1, 1), (9, 0, 2)]
+    assert _chunks(rows, cap=64, min_fill=0.0) == [rows]
+    assert _chunks(rows, cap=64, min_fill=0.75) == [rows[:3], rows[3:]]
+    assert _chunks(rows, cap=2, min_fill=0.0) == [rows[:2], rows[2:4], rows[4:]]
+    with pytest.raises(ValueError, match="min_fill must be a number from 0 to 1, got 2"):
+        blank().add_pipe("ptuning_mixed_tasks", config={"min_fill": 2})
 
 
 def _check_mixed_forward(textcat, ner):

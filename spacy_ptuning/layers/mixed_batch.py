@@ -33,11 +33,15 @@ def mixable(encoder: Model) -> bool:
     return encoder_module(encoder).cfg.mode in MIXABLE_MODES
 
 
-def mixed_forward(tasks: Sequence[Task]) -> List[TransformerOutput]:
+def mixed_forward(tasks: Sequence[Task], min_fill: float = 0.0) -> List[TransformerOutput]:
     """The TransformerOutput of each (encoder, docs) task, all tasks' windows run
     together: what each encoder alone would return for its docs, within float tolerance.
 
-    All encoders must share one backbone and be mixable."""
+    All encoders must share one backbone and be mixable. Rows go longest first, at
+    most `max_windows` per pass; min_fill > 0 also starts a new pass at a row shorter
+    than min_fill times the pass's longest, so that little of a pass is padding
+    (0: all rows in as few passes as the cap allows, best where padding is cheap, as
+    on a GPU; on a CPU padding costs as much as text)."""
     modules = [encoder_module(encoder) for encoder, _ in tasks]
     backbone = modules[0].backbone
     for module in modules:
@@ -57,12 +61,22 @@ def mixed_forward(tasks: Sequence[Task]) -> List[TransformerOutput]:
     device = get_torch_default_device()
     backbone.to(device)
     with torch.no_grad():
-        for start in range(0, len(rows), cap):
-            chunk = rows[start : start + cap]
+        for chunk in _chunks(rows, cap, min_fill):
             states = torch2xp(_forward_rows(modules[0], batches, prompts, chunk, device), ops=tasks[0][0].ops)
             for j, (length, t, r) in enumerate(chunk):
                 hidden[t][r, :length] = states[j, :length]
     return [TransformerOutput(batch=batch, hidden=h) for batch, h in zip(batches, hidden)]
+
+
+def _chunks(rows: Sequence[Tuple[int, int, int]], cap: int, min_fill: float) -> List[Sequence[Tuple[int, int, int]]]:
+    """Consecutive runs of the (length, task, row) rows, sorted longest first: at most cap
+    rows each, and none shorter than min_fill times its run's first (longest) row."""
+    chunks: List[List[Tuple[int, int, int]]] = []
+    for row in rows:
+        if not chunks or len(chunks[-1]) >= cap or row[0] < min_fill * chunks[-1][0][0]:
+            chunks.append([])
+        chunks[-1].append(row)
+    return chunks
 
 
 def _prompt_key_values(module: PromptedTransformer) -> Optional[Tuple[Tuple[torch.Tensor, torch.Tensor], ...]]:

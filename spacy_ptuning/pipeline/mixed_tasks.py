@@ -27,10 +27,12 @@ from ..layers.precomputed import PENDING, encoder_output_given
 Member = Tuple[str, object]  # (component name, component)
 
 
-@Language.factory("ptuning_mixed_tasks", assigns=[], requires=[], default_config={"tasks": None})
-def make_mixed_tasks(nlp: Language, name: str, tasks: Optional[List[str]]) -> "MixedTaskRunner":
+@Language.factory(
+    "ptuning_mixed_tasks", assigns=[], requires=[], default_config={"tasks": None, "min_fill": 0.75}
+)
+def make_mixed_tasks(nlp: Language, name: str, tasks: Optional[List[str]], min_fill: float) -> "MixedTaskRunner":
     """Run the prompt components after this one (or those named in `tasks`) in shared forward passes."""
-    return MixedTaskRunner(nlp, name, tasks=tasks)
+    return MixedTaskRunner(nlp, name, tasks=tasks, min_fill=min_fill)
 
 
 class MixedTaskRunner(Pipe):
@@ -41,13 +43,24 @@ class MixedTaskRunner(Pipe):
     one whose encoder is in "deep" or "none" mode; components over another backbone
     are mixed with their own backbone's). Components in "shallow" or "finetune" mode
     cannot share a pass: naming one is an error, and by default they run alone.
+    min_fill: rows (windows) go longest first; a pass ends before a row shorter than
+    min_fill times its longest, so that at most about 1 - min_fill of it is padding.
+    0 puts every row of a batch in as few passes as `max_windows` allows: best on a
+    GPU, where padding is nearly free; on a CPU padding costs as much as text, hence
+    the default 0.75 (see README, "Mixed-task batches", for measurements).
     """
 
-    def __init__(self, nlp: Language, name: str = "ptuning_mixed_tasks", *, tasks: Optional[Sequence[str]] = None):
+    def __init__(
+        self, nlp: Language, name: str = "ptuning_mixed_tasks", *, tasks: Optional[Sequence[str]] = None,
+        min_fill: float = 0.75,
+    ):
         if tasks is not None and (isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks)):
             raise ValueError(f"{name}: tasks must be a list of component names or null, got {tasks!r}.")
+        if isinstance(min_fill, bool) or not isinstance(min_fill, (int, float)) or not 0.0 <= min_fill <= 1.0:
+            raise ValueError(f"{name}: min_fill must be a number from 0 to 1, got {min_fill!r}.")
         self.name = name
         self.tasks = list(tasks) if tasks is not None else None
+        self.min_fill = float(min_fill)
         self._nlp = weakref.ref(nlp)  # the pipeline owns this component: no reference cycle
 
     def __call__(self, doc: Doc) -> Doc:
@@ -101,10 +114,10 @@ class MixedTaskRunner(Pipe):
             by_backbone.setdefault(id(backbone), []).append((name, component))
         for members in by_backbone.values():
             if len(members) > 1:  # one component alone gains nothing: it runs itself
-                _run_together([component for _, component in members], docs)
+                _run_together([component for _, component in members], docs, self.min_fill)
 
 
-def _run_together(components: Sequence, docs: List[Doc]) -> None:
+def _run_together(components: Sequence, docs: List[Doc], min_fill: float) -> None:
     """Mixed forward passes, one round per doc run of each component (as its predict groups them)."""
     plans = []
     for component in components:
@@ -113,7 +126,7 @@ def _run_together(components: Sequence, docs: List[Doc]) -> None:
         plans.append((component.model, find_encoder(component.model), doc_runs(component.model, encoded)))
     for k in range(max(len(runs) for _, _, runs in plans)):
         round_ = [(model, encoder, runs[k]) for model, encoder, runs in plans if k < len(runs)]
-        outputs = mixed_forward([(encoder, run) for _, encoder, run in round_])
+        outputs = mixed_forward([(encoder, run) for _, encoder, run in round_], min_fill)
         for (model, encoder, run), output in zip(round_, outputs):
             with encoder_output_given(encoder, run, output):
                 PENDING.put(model, run, model.predict(run))
