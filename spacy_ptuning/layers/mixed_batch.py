@@ -27,12 +27,6 @@ MIXABLE_MODES = ("deep", "none")
 Task = Tuple[Model, List[Doc]]  # a ptuning_encoder layer and the docs it encodes
 
 
-def mixable(encoder: Model) -> bool:
-    """Whether an encoder's rows can share a forward pass: prompts inside attention
-    (deep) or none; not input-embedding prompts (shallow) nor a private fine-tuned copy."""
-    return encoder_module(encoder).cfg.mode in MIXABLE_MODES
-
-
 def mixed_forward(tasks: Sequence[Task], min_fill: float = 0.0) -> List[TransformerOutput]:
     """The TransformerOutput of each (encoder, docs) task, all tasks' windows run
     together: what each encoder alone would return for its docs, within float tolerance.
