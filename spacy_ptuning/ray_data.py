@@ -179,11 +179,8 @@ def annotate(
     concurrency: number of actors; num_gpus / num_cpus: per actor (num_gpus > 0
     runs the pipeline on the actor's GPU); batch_size: rows per batch handed to an
     actor; mixed_tasks: add ptuning_mixed_tasks to the pipeline in each actor.
-    Row order is kept (the current DataContext's preserve_order is switched on)."""
-    import ray.data
-
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
-    return dataset.map_batches(
+    Row order is kept: preserve_order is switched on in the returned dataset's DataContext."""
+    annotated = dataset.map_batches(
         PipelineActor,
         fn_constructor_kwargs={
             "model": str(model), "text_column": text_column, "question_column": question_column,
@@ -195,6 +192,8 @@ def annotate(
         num_gpus=num_gpus,
         num_cpus=num_cpus,
     )
+    annotated.context.execution_options.preserve_order = True
+    return annotated
 
 
 def parse_json_lines(frame, text_field: str = "text", question_field: str = "question") -> pa.Table:

@@ -12,7 +12,6 @@ but its config.
 It reads the docs as they are when it runs: put it after any component that
 sets what its tasks read (e.g. doc._.question).
 """
-import weakref
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
@@ -61,7 +60,9 @@ class MixedTaskRunner(Pipe):
         self.name = name
         self.tasks = list(tasks) if tasks is not None else None
         self.min_fill = float(min_fill)
-        self._nlp = weakref.ref(nlp)  # the pipeline owns this component: no reference cycle
+        # the pipeline this component reads its members from (a plain reference, so that
+        # copy.deepcopy and pickling of the pipeline carry it over to the copy)
+        self.nlp = nlp
 
     def __call__(self, doc: Doc) -> Doc:
         self.run([doc])
@@ -78,9 +79,7 @@ class MixedTaskRunner(Pipe):
 
     def members(self) -> List[Member]:
         """The components this runner serves, in pipeline order."""
-        nlp = self._nlp()
-        if nlp is None:
-            return []
+        nlp = self.nlp
         names = nlp.pipe_names
         after = names[names.index(self.name) + 1 :] if self.name in names else names
         if self.tasks is None:
