@@ -22,11 +22,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pyarrow as pa
 
-RESULT_FIELDS = (
-    "cats", "ent_starts", "ent_ends", "ent_labels",
-    "answer", "answer_start", "answer_end", "answer_score", "no_answer_score", "error",
-)
-
 
 def pipeline_tasks(nlp) -> Tuple[bool, bool, bool]:
     """Whether the enabled pipeline sets doc.cats, doc.ents and QA answers."""
@@ -96,7 +91,8 @@ def annotate_frame(
         row = results.get(i, {})
         for name in schema.names:
             columns[name].append(errors[i] if name == "error" else row.get(name))
-    table = pa.Table.from_pandas(frame.drop(columns=[c for c in RESULT_FIELDS if c in frame.columns]), preserve_index=False)
+    inputs = frame.drop(columns=[c for c in schema.names if c in frame.columns])  # e.g. parse_json_lines' error
+    table = pa.Table.from_pandas(inputs, preserve_index=False)
     for field in schema:
         table = table.append_column(field, pa.array(columns[field.name], type=field.type))
     return table

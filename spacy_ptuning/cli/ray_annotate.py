@@ -39,7 +39,6 @@ def ray_annotate_cli(
     if Path(model).exists():
         model = str(Path(model).resolve())  # actors may run in other working directories
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
     lines = ray.data.read_text(str(input_path.resolve()))
     rows = lines.map_batches(
         parse_json_lines, fn_kwargs={"text_field": text_field, "question_field": question_field}, batch_format="pandas"

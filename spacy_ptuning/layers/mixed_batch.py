@@ -40,7 +40,10 @@ def mixed_forward(tasks: Sequence[Task], min_fill: float = 0.0) -> List[Transfor
     backbone = modules[0].backbone
     for module in modules:
         if module.backbone is not backbone or module.cfg.mode not in MIXABLE_MODES:
-            raise ValueError("mixed_forward: every encoder must be deep or none mode over the same backbone.")
+            raise ValueError(
+                f"mixed_forward: an encoder in mode {module.cfg.mode!r} over {module.backbone.path} cannot join "
+                f"encoders over {backbone.path}: all must share one backbone, in mode {' or '.join(MIXABLE_MODES)}."
+            )
     batches = [encoder.attrs["build_batch"](backbone, docs) for encoder, docs in tasks]
     width = tasks[0][0].get_dim("nO")
     hidden = [encoder.ops.alloc3f(*batch.input_ids.shape, width) for (encoder, _), batch in zip(tasks, batches)]
