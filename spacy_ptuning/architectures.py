@@ -34,6 +34,7 @@ def PromptEncoder(
     pooling: str = "mean",
     text_pair: Optional[str] = None,
     max_windows: int = 64,
+    backbone_dropout: bool = False,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
@@ -41,7 +42,9 @@ def PromptEncoder(
     between window starts; pooling: how token vectors are made from wordpieces
     ("mean" of all pieces or the "first" piece); text_pair: a Doc extension
     (e.g. "question") whose text is encoded as the first segment of every window;
-    max_windows: windows per backbone forward pass (bounds peak memory).
+    max_windows: windows per backbone forward pass (bounds peak memory);
+    backbone_dropout: the frozen backbone's own dropout on while training (see
+    PromptConfig).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -54,6 +57,7 @@ def PromptEncoder(
         init=init,
         init_std=init_std,
         seed=seed,
+        backbone_dropout=backbone_dropout,
     )
     shared = get_backbone(backbone)
     check_window(shared, window, stride)

@@ -18,6 +18,7 @@ from typing import Dict, Optional, Union
 
 import torch
 
+from .layers.backbone_dropout import install_backbone_dropout
 from .layers.prefix_attention import install_prefix_attention
 
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
@@ -70,6 +71,7 @@ class Backbone:
                     model.requires_grad_(False)
                     model.eval()
                     install_prefix_attention(model)
+                    install_backbone_dropout(model)
                     self._model = model
         return self._model
 

@@ -22,6 +22,10 @@ class PromptConfig:
     init: "normal" (N(0, init_std)), "uniform" (U(-init_std, init_std)) or
         "vocab" (keys/values, or embeddings in shallow mode, of random vocabulary
         tokens, as suggested by Lester et al. 2021).
+    backbone_dropout: while training, apply the frozen backbone's own dropout
+        (hidden and attention dropout at its configured rates), as the reference
+        P-tuning v2 implementation does by keeping the backbone in train mode;
+        prediction never uses it.
     """
 
     prefix_length: int = 16
@@ -32,6 +36,7 @@ class PromptConfig:
     init: str = "normal"
     init_std: float = 0.02
     seed: int = 0
+    backbone_dropout: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in PROMPT_MODES:
@@ -56,6 +61,8 @@ class PromptConfig:
             raise ValueError(
                 f"Unknown prompt init {self.init!r}: use one of {', '.join(PROMPT_INITS)}."
             )
+        if not isinstance(self.backbone_dropout, bool):
+            raise ValueError(f"backbone_dropout must be true or false, got {self.backbone_dropout!r}.")
         if self.init_std <= 0:
             raise ValueError(f"init_std must be > 0, got {self.init_std!r}.")
 

@@ -178,3 +178,32 @@ def test_finetune_mode_trains_a_private_copy(bert_dir):
     assert not torch.allclose(module(ids, ones, torch.zeros_like(ids)), before, atol=1e-3)
     assert torch.equal(shared.model(input_ids=ids, attention_mask=ones).last_hidden_state, before)
     assert all(not p.requires_grad for p in shared.model.parameters())
+
+
+@pytest.mark.parametrize("mode", ["deep", "shallow", "none"])
+def test_backbone_dropout_only_while_training_and_only_when_asked(backbone_dir, mode):
+    backbone = get_backbone(backbone_dir)
+    ids, mask, types = _inputs(backbone)
+    plain = PromptedTransformer(PromptConfig(prefix_length=3, mode=mode, prefix_dropout=0.0), backbone)
+    noisy = PromptedTransformer(
+        PromptConfig(prefix_length=3, mode=mode, prefix_dropout=0.0, backbone_dropout=True), backbone
+    )
+    noisy.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        reference = plain(ids, mask, types)
+        # the flag alone, or training alone, changes nothing
+        assert torch.equal(plain(ids, mask, types, dropout=True), reference)
+        assert torch.equal(noisy(ids, mask, types, dropout=False), reference)
+        torch.manual_seed(0)
+        first = noisy(ids, mask, types, dropout=True)
+        second = noisy(ids, mask, types, dropout=True)
+    assert not torch.allclose(first, reference) and not torch.allclose(first, second)
+    # the shared backbone never left eval mode: other components and threads are unaffected
+    assert not backbone.model.training
+    with torch.no_grad():
+        assert torch.equal(plain(ids, mask, types), reference)
+
+
+def test_backbone_dropout_is_a_bool():
+    with pytest.raises(ValueError, match="backbone_dropout must be true or false"):
+        PromptConfig(backbone_dropout="yes")

@@ -1,39 +1,101 @@
-"""benchmark.json -> a Markdown table and a PNG (score vs trainable share, score vs training time)."""
+"""benchmark.json -> Markdown tables and a PNG.
+
+Every setting: one row per run (score, trainable share, speed, memory, size). Settings with
+curves (standard, full): P-tuning v2 against full fine-tuning per data set, at equal epochs
+and at equal wall-clock time, against the targets, and the dev-score curves of every run.
+"""
 import json
 from pathlib import Path
+from typing import Dict, List
 
 import typer
 
 SCORE_LABEL = {"textcat": "accuracy", "ner": "seqeval F1", "qa": "SQuAD F1"}
+# the least P-tuning v2 minus full fine-tuning dev score aimed for, per data set
+TARGETS = {"sst2": -0.005, "conll": -0.015, "squad1": -0.03, "squad2": -0.05}
+SPEED_TARGET = 1.6  # P-tuning v2 training words/s over full fine-tuning's
+METHODS = ("p-tuning-v2", "prefix-tuning", "prompt-tuning", "head-only", "full-fine-tuning")
+
+
+def _label(run: dict) -> str:
+    return run.get("label", run["task"])
+
+
+def _labels(runs: List[dict]) -> List[str]:
+    return list(dict.fromkeys(_label(r) for r in runs))
 
 
 def _size(n: float) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
+def score_within(run: dict, seconds: float) -> float:
+    """The best dev score on a run's training curve reached within `seconds` of training."""
+    reached = [p["score"] for p in run.get("curve", []) if p["seconds"] <= seconds]
+    return max(reached) if reached else float("nan")
+
+
+def comparison(runs: List[dict]) -> List[str]:
+    """P-tuning v2 against full fine-tuning per data set, with the targets."""
+    by = {(_label(r), r["method"]): r for r in runs}
+    lines = [
+        "| data | dev score | P-tuning v2 | full FT | gap | target | met | train words/s PT2 / FT | "
+        "curves at PT2's training time: PT2 / FT |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label in _labels(runs):
+        pt2, ft = by.get((label, "p-tuning-v2")), by.get((label, "full-fine-tuning"))
+        if not pt2 or not ft or pt2["dev_score"] is None or ft["dev_score"] is None:
+            continue
+        gap = pt2["dev_score"] - ft["dev_score"]
+        target = TARGETS.get(label)
+        speed = pt2["train_words_per_second"] / ft["train_words_per_second"]
+        at = pt2["curve"][-1]["seconds"] if pt2.get("curve") else 0.0
+        met = "-" if target is None else ("yes" if gap >= target else "no")
+        lines.append(
+            f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
+            f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {met} | "
+            f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
+            f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min |"
+        )
+    return lines
+
+
 def markdown(summary: dict) -> str:
+    runs = sorted(summary["runs"], key=lambda r: (_labels(summary["runs"]).index(_label(r)), METHODS.index(r["method"])))
     lines = [
         f"Setting `{summary['setting']}`, seed {summary['seed']}, backbone `{summary['backbone']}`, "
-        f"{summary['machine']}, {summary['wall_seconds'] / 60:.0f} min in all.",
-        "",
-        "| task | method | dev score | EM | trainable | share | train words/s | s to best | peak RSS | peak GPU | artifact | infer words/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"{summary['machine']}, {summary.get('date', '')}, {summary['wall_seconds'] / 60:.0f} min in all.",
     ]
-    for r in summary["runs"]:
+    if summary.get("command"):
+        lines += ["", f"Command (in `project/`): `{summary['command']}`"]
+    if any(r.get("curve") for r in runs) and summary["setting"] != "quick":
+        lines += ["", *comparison(runs)]
+    lines += [
+        "",
+        "| data | method | epochs | train examples | dev score | EM | trainable | share | train words/s | "
+        "train min | s to best | peak RSS | peak GPU | artifact | infer words/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
         score = r["dev_score"]
         em = r["dev_scores"].get("qa_exact")
         gpu = f"{r['peak_gpu_mb']:.0f} MB" if r.get("peak_gpu_mb") else "-"
+        minutes = r.get("train_seconds", 0) / 60
         lines.append(
-            f"| {r['task']} | {r['method']} | {SCORE_LABEL[r['task']]} {score * 100:.1f} | "
+            f"| {_label(r)} | {r['method']} | {r['epochs']} | {r['train_examples']:,} | "
+            f"{r.get('score_name', SCORE_LABEL[r['task']])} {'-' if score is None else f'{score * 100:.1f}'} | "
             f"{'-' if em is None else f'{em * 100:.1f}'} | {r['trainable_parameters']:,} | {r['trainable_share']:.2%} | "
-            f"{r['train_words_per_second']:.0f} | {r['seconds_to_best']:.0f} | {r['peak_rss_mb']:.0f} MB | {gpu} | "
-            f"{_size(r['artifact_bytes'])} | {r['inference_words_per_second']:.0f} |"
+            f"{r['train_words_per_second']:.0f} | {minutes:.1f} | {r['seconds_to_best']:.0f} | {r['peak_rss_mb']:.0f} MB | "
+            f"{gpu} | {_size(r['artifact_bytes'])} | {r['inference_words_per_second']:.0f} |"
         )
-    qa = [r for r in summary["runs"] if r["task"] == "qa"]
-    if qa:
-        n, n_has = qa[0]["dev_scores"].get("qa_total"), qa[0]["dev_scores"].get("qa_hasans_n")
-        if n and n_has is not None:
-            lines += ["", f"QA always-no-answer baseline on the same {n} dev questions: F1 = EM = {(n - n_has) / n * 100:.1f}."]
+    for label in _labels(runs):
+        qa = [r for r in runs if _label(r) == label and r["task"] == "qa"]
+        n = qa[0]["dev_scores"].get("qa_total") if qa else None
+        n_has = qa[0]["dev_scores"].get("qa_hasans_n") if qa else None
+        if n and n_has is not None and n_has < n:
+            lines += ["", f"{label}: always-no-answer baseline on the same {n} dev questions: "
+                          f"F1 = EM = {(n - n_has) / n * 100:.1f}."]
     memory = summary.get("multitask") or {}
     if memory:
         lines += ["", "| textcat + NER + QA | resident memory | disk (backbone counted once) |", "| --- | --- | --- |"]
@@ -45,31 +107,47 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKERS = {"p-tuning-v2": "o", "prefix-tuning": "s", "prompt-tuning": "^", "head-only": "v", "full-fine-tuning": "*"}
+
+
 def plot(summary: dict, path: Path) -> None:
+    """Curves (dev score over training minutes) per data set when runs have them, else a scatter
+    of score against trainable share and time to the best score."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    markers = {"p-tuning-v2": "o", "prefix-tuning": "s", "prompt-tuning": "^", "head-only": "v", "full-fine-tuning": "*"}
-    colors = {"textcat": "tab:blue", "ner": "tab:orange", "qa": "tab:green"}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for r in summary["runs"]:
-        style = dict(marker=markers[r["method"]], color=colors[r["task"]], s=70)
-        left.scatter(r["trainable_share"] * 100, r["dev_score"] * 100, **style)
-        right.scatter(r["seconds_to_best"], r["dev_score"] * 100, **style)
-    left.set_xscale("log")
-    left.set_xlabel("trainable parameters, % of the backbone (log)")
-    right.set_xlabel("seconds to the best dev score")
-    for ax in (left, right):
-        ax.set_ylabel("dev score (accuracy / seqeval F1 / SQuAD F1)")
-        ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], marker=m, linestyle="", color="grey", label=k) for k, m in markers.items()]
-    handles += [plt.Line2D([], [], marker="o", linestyle="", color=c, label=k) for k, c in colors.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=8, fontsize=8, frameon=False)
+    runs = summary["runs"]
+    labels = _labels(runs)
+    if all(r.get("curve") for r in runs):
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.8), squeeze=False)
+        for ax, label in zip(axes[0], labels):
+            for r in (r for r in runs if _label(r) == label):
+                xs = [p["seconds"] / 60 for p in r["curve"]]
+                ax.plot(xs, [p["score"] * 100 for p in r["curve"]], marker=MARKERS[r["method"]], markersize=3,
+                        label=r["method"])
+            ax.set_title(label, fontsize=10)
+            ax.set_xlabel("training minutes")
+            ax.set_ylabel("dev score")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+    else:
+        colors: Dict[str, str] = dict(zip(labels, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for r in runs:
+            style = dict(marker=MARKERS[r["method"]], color=colors[_label(r)], s=70)
+            left.scatter(r["trainable_share"] * 100, r["dev_score"] * 100, **style)
+            right.scatter(r["seconds_to_best"], r["dev_score"] * 100, **style)
+        left.set_xscale("log")
+        left.set_xlabel("trainable parameters, % of the backbone (log)")
+        right.set_xlabel("seconds to the best dev score")
+        for ax in (left, right):
+            ax.set_ylabel("dev score")
+            ax.grid(alpha=0.3)
     fig.suptitle(f"spacy-ptuning benchmark ({summary['setting']}, {summary['machine']})", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=110)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main(benchmark_json: Path, markdown_out: Path, png_out: Path) -> None:

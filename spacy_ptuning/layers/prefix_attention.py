@@ -16,6 +16,8 @@ from typing import Iterator, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from .backbone_dropout import backbone_dropout_on
+
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
 
@@ -81,7 +83,7 @@ class PrefixSelfAttention(nn.Module):
             attention_mask, batch, length, prompt_key.shape[2], active.visible, query.dtype, query.device,
             active.prompt_mask,
         )
-        dropout = inner.dropout.p if inner.training and hasattr(inner, "dropout") else 0.0
+        dropout = inner.dropout.p if (inner.training or backbone_dropout_on()) and hasattr(inner, "dropout") else 0.0
         context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
         return context.transpose(1, 2).reshape(batch, length, -1), None
 

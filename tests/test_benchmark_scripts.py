@@ -1,0 +1,78 @@
+"""The benchmark's data sampling, command lines and report arithmetic (no training here)."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "project" / "scripts"))
+
+import bench_report  # noqa: E402
+import benchmark  # noqa: E402
+from bench_data import squad_sample  # noqa: E402
+
+from spacy_ptuning.corpora.squad import read_squad  # noqa: E402
+
+
+def _squad(path: Path) -> Path:
+    articles = []
+    for a in range(3):
+        paragraphs = []
+        for p in range(2):
+            context = f"Article {a} paragraph {p} says the answer is blue."
+            qas = [
+                {"id": f"{a}-{p}-{q}", "question": f"What colour {q}?", "is_impossible": q == 2,
+                 "answers": [] if q == 2 else [{"text": "blue", "answer_start": context.index("blue")}]}
+                for q in range(3)
+            ]
+            paragraphs.append({"context": context, "qas": qas})
+        articles.append({"title": f"t{a}", "paragraphs": paragraphs})
+    path.write_text(json.dumps({"version": "v2.0", "data": articles}), encoding="utf8")
+    return path
+
+
+def test_squad_sample_is_seeded_across_articles_and_readable(tmp_path):
+    source = _squad(tmp_path / "src.json")
+    first = squad_sample(source, tmp_path / "a.json", 7, seed=0)
+    again = squad_sample(source, tmp_path / "b.json", 7, seed=0)
+    other = squad_sample(source, tmp_path / "c.json", 7, seed=1)
+    assert first.read_text() == again.read_text() != other.read_text()
+    records, problems = read_squad(first)
+    assert len(records) == 7 and not problems
+    assert len({r.qid.split("-")[0] for r in records}) > 1  # drawn across articles
+    answerable, _ = read_squad(squad_sample(source, tmp_path / "d.json", 12, seed=0, answerable_only=True))
+    assert len(answerable) == 12 and all(r.answers for r in answerable)
+    with pytest.raises(SystemExit, match="asked for 13 questions, it has 12"):
+        squad_sample(source, tmp_path / "e.json", 13, seed=0, answerable_only=True)
+
+
+def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
+    monkeypatch.setitem(benchmark.RECIPES, "ner", {"p-tuning-v2": {"lr": 0.05, "prefix_length": 64,
+                                                                   "encoder": {"backbone_dropout": True}}})
+    data = benchmark.SETTINGS["standard"]["conll"]
+    args = benchmark.run_args(data, "prompt-tuning", "tr", "dv", tmp_path / "r.json", ["--seed", "0"])
+    assert args[1:6] == ["ner", "prompt-tuning", "tr", "dv", str(tmp_path / "r.json")]
+    pairs = dict(zip(args[6::2], args[7::2]))
+    assert pairs["--lr"] == "0.05" and pairs["--prefix-length"] == "64"
+    assert pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "4"
+    fine_tuned = benchmark.run_args(data, "full-fine-tuning", "tr", "dv", tmp_path / "r.json", [])
+    assert "--lr" not in fine_tuned and fine_tuned[fine_tuned.index("--ft-lr") + 1] == str(data.ft_lr)
+    squad1 = benchmark.run_args(benchmark.SETTINGS["standard"]["squad1"], "p-tuning-v2", "t", "d", tmp_path, [])
+    assert squad1[squad1.index("--score") + 1] == "qa_forced_f1"
+
+
+def _run(method, score, curve, words_per_second, label="conll"):
+    return {"task": "ner", "label": label, "method": method, "dev_score": score, "score_name": "seqeval_f",
+            "train_words_per_second": words_per_second,
+            "curve": [{"seconds": s, "score": v, "step": i, "epoch": 0, "words": 0} for i, (s, v) in enumerate(curve)]}
+
+
+def test_comparison_reports_gap_target_speed_and_equal_time():
+    pt2 = _run("p-tuning-v2", 0.80, [(10, 0.5), (100, 0.80)], 900)
+    ft = _run("full-fine-tuning", 0.82, [(10, 0.6), (90, 0.78), (200, 0.82)], 500)
+    assert bench_report.score_within(ft, 100) == 0.78
+    row = bench_report.comparison([pt2, ft])[2]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:7] == ["conll", "seqeval_f", "80.0", "82.0", "-2.0", ">= -1.5", "no"]
+    assert cells[7].startswith("1.80x (met")
+    assert cells[8] == "80.0 / 78.0 at 1.7 min"
