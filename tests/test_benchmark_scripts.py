@@ -54,7 +54,7 @@ def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     assert args[1:6] == ["ner", "prompt-tuning", "tr", "dv", str(tmp_path / "r.json")]
     pairs = dict(zip(args[6::2], args[7::2]))
     assert pairs["--lr"] == "0.05" and pairs["--prefix-length"] == "64"
-    assert pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "4"
+    assert pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "3"
     fine_tuned = benchmark.run_args(data, "full-fine-tuning", "tr", "dv", tmp_path / "r.json", [])
     assert "--lr" not in fine_tuned and fine_tuned[fine_tuned.index("--ft-lr") + 1] == str(data.ft_lr)
     squad1 = benchmark.run_args(benchmark.SETTINGS["standard"]["squad1"], "p-tuning-v2", "t", "d", tmp_path, [])
@@ -76,3 +76,20 @@ def test_comparison_reports_gap_target_speed_and_equal_time():
     assert cells[:7] == ["conll", "seqeval_f", "80.0", "82.0", "-2.0", ">= -1.5", "no"]
     assert cells[7].startswith("1.80x (met")
     assert cells[8] == "80.0 / 78.0 at 1.7 min"
+
+
+def test_reproduction_table_pairs_runs_by_data_and_method():
+    first = {"runs": [_run("p-tuning-v2", 0.8, [], 1), _run("head-only", 0.7, [], 1)]}
+    rerun = {"runs": [_run("head-only", 0.7, [], 1), _run("p-tuning-v2", 0.81, [], 1, label="sst2")], "date": "d"}
+    rows = bench_report.reproduction(first, rerun)[4:]
+    assert rows == ["| conll | head-only | 70.00 | 70.00 | +0.00 |"]  # sst2 has no first run
+
+
+def test_a_partial_rerun_replaces_its_own_runs_only(tmp_path):
+    previous = tmp_path / "benchmark.json"
+    old = [_run("p-tuning-v2", 0.7, [], 1), _run("p-tuning-v2", 0.8, [], 1, label="sst2")]
+    previous.write_text(json.dumps({"setting": "standard", "seed": 0, "runs": old}))
+    new = [_run("p-tuning-v2", 0.75, [], 1)]
+    merged = benchmark._keep_other_runs(previous, "standard", 0, new)
+    assert [(r["label"], r["dev_score"]) for r in merged] == [("sst2", 0.8), ("conll", 0.75)]
+    assert benchmark._keep_other_runs(previous, "standard", 1, new) == new  # another seed: nothing kept

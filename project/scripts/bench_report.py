@@ -150,11 +150,35 @@ def plot(summary: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def main(benchmark_json: Path, markdown_out: Path, png_out: Path) -> None:
+def reproduction(summary: dict, rerun: dict) -> List[str]:
+    """The dev scores of a second run (same setting and seed) next to the first's, run by run."""
+    first = {(_label(r), r["method"]): r["dev_score"] for r in summary["runs"]}
+    lines = [
+        f"Rerun on {rerun.get('date', '')} ({rerun.get('machine', '')}): `{rerun.get('command', '')}`",
+        "",
+        "| data | method | dev score, first run | rerun | difference |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in rerun["runs"]:
+        before = first.get((_label(r), r["method"]))
+        if before is None or r["dev_score"] is None:
+            continue
+        lines.append(f"| {_label(r)} | {r['method']} | {before * 100:.2f} | {r['dev_score'] * 100:.2f} | "
+                     f"{(r['dev_score'] - before) * 100:+.2f} |")
+    return lines
+
+
+def main(
+    benchmark_json: Path, markdown_out: Path, png_out: Path,
+    rerun: Path = typer.Option(None, help="benchmark.json of a second run with the same seed: adds a reproduction table."),
+) -> None:
     summary = json.loads(benchmark_json.read_text(encoding="utf8"))
-    markdown_out.write_text(markdown(summary), encoding="utf8")
+    text = markdown(summary)
+    if rerun is not None:
+        text += "\n" + "\n".join(reproduction(summary, json.loads(rerun.read_text(encoding="utf8")))) + "\n"
+    markdown_out.write_text(text, encoding="utf8")
     plot(summary, png_out)
-    print(markdown(summary))
+    print(text)
 
 
 if __name__ == "__main__":

