@@ -88,8 +88,22 @@ def test_reproduction_table_pairs_runs_by_data_and_method():
 def test_a_partial_rerun_replaces_its_own_runs_only(tmp_path):
     previous = tmp_path / "benchmark.json"
     old = [_run("p-tuning-v2", 0.7, [], 1), _run("p-tuning-v2", 0.8, [], 1, label="sst2")]
-    previous.write_text(json.dumps({"setting": "standard", "seed": 0, "runs": old}))
+    previous.write_text(json.dumps({"setting": "standard", "seed": 0, "runs": old, "command": "all"}))
     new = [_run("p-tuning-v2", 0.75, [], 1)]
-    merged = benchmark._keep_other_runs(previous, "standard", 0, new)
+    merged, commands = benchmark._keep_other_runs(previous, "standard", 0, new, "conll")
     assert [(r["label"], r["dev_score"]) for r in merged] == [("sst2", 0.8), ("conll", 0.75)]
-    assert benchmark._keep_other_runs(previous, "standard", 1, new) == new  # another seed: nothing kept
+    assert commands == ["all", "conll"]
+    assert benchmark._keep_other_runs(previous, "standard", 1, new, "x") == (new, ["x"])  # another seed
+
+
+def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
+    def qa(method, score, forced):
+        run = _run(method, score, [(5, score)], 1, label="squad2")
+        run.update(task="qa", score_name="qa_f1",
+                   dev_scores={"qa_total": 150, "qa_hasans_n": 78, "qa_forced_f1": forced})
+        return run
+
+    lines = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.50, 0.3)])
+    assert lines[-1] == ("- squad2: always-no-answer scores 48.0 on these 150 questions; P-tuning v2 did not beat "
+                         "it, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
+                         "full FT 30.0.")

@@ -43,6 +43,7 @@ def comparison(runs: List[dict]) -> List[str]:
         "curves at PT2's training time: PT2 / FT |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    notes: List[str] = []
     for label in _labels(runs):
         pt2, ft = by.get((label, "p-tuning-v2")), by.get((label, "full-fine-tuning"))
         if not pt2 or not ft or pt2["dev_score"] is None or ft["dev_score"] is None:
@@ -58,7 +59,25 @@ def comparison(runs: List[dict]) -> List[str]:
             f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
             f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min |"
         )
-    return lines
+        notes += _baseline_note(label, pt2, ft)
+    return lines + ([""] + notes if notes else [])
+
+
+def _baseline_note(label: str, pt2: dict, ft: dict) -> List[str]:
+    """SQuAD v2.0: where a method scores at the always-no-answer baseline, its gap says nothing
+    about answering; show the forced-answer HasAns F1 of both."""
+    scores = pt2.get("dev_scores", {})
+    n, n_has = scores.get("qa_total"), scores.get("qa_hasans_n")
+    if pt2["score_name"] != "qa_f1" or not n or n_has is None or n_has == n:
+        return []
+    baseline = (n - n_has) / n
+    at_baseline = [name for name, run in (("P-tuning v2", pt2), ("full FT", ft)) if run["dev_score"] <= baseline + 1e-9]
+    return [
+        f"- {label}: always-no-answer scores {baseline * 100:.1f} on these {n} questions"
+        + (f"; {' and '.join(at_baseline)} did not beat it, so the gap is no evidence of answering" if at_baseline else "")
+        + f". Forced-answer HasAns F1: P-tuning v2 {pt2['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}, "
+        f"full FT {ft['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}."
+    ]
 
 
 def markdown(summary: dict) -> str:
@@ -67,8 +86,9 @@ def markdown(summary: dict) -> str:
         f"Setting `{summary['setting']}`, seed {summary['seed']}, backbone `{summary['backbone']}`, "
         f"{summary['machine']}, {summary.get('date', '')}, {summary['wall_seconds'] / 60:.0f} min in all.",
     ]
-    if summary.get("command"):
-        lines += ["", f"Command (in `project/`): `{summary['command']}`"]
+    commands = summary.get("commands") or ([summary["command"]] if summary.get("command") else [])
+    if commands:
+        lines += ["", "Commands (in `project/`, in this order): " + "; ".join(f"`{c}`" for c in commands)]
     if any(r.get("curve") for r in runs) and summary["setting"] != "quick":
         lines += ["", *comparison(runs)]
     lines += [
@@ -108,6 +128,8 @@ def markdown(summary: dict) -> str:
 
 
 MARKERS = {"p-tuning-v2": "o", "prefix-tuning": "s", "prompt-tuning": "^", "head-only": "v", "full-fine-tuning": "*"}
+COLORS = {"p-tuning-v2": "tab:green", "prefix-tuning": "tab:red", "prompt-tuning": "tab:purple",
+          "head-only": "tab:orange", "full-fine-tuning": "tab:blue"}
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -123,10 +145,10 @@ def plot(summary: dict, path: Path) -> None:
     if all(r.get("curve") for r in runs):
         fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.8), squeeze=False)
         for ax, label in zip(axes[0], labels):
-            for r in (r for r in runs if _label(r) == label):
+            for r in sorted((r for r in runs if _label(r) == label), key=lambda r: METHODS.index(r["method"])):
                 xs = [p["seconds"] / 60 for p in r["curve"]]
                 ax.plot(xs, [p["score"] * 100 for p in r["curve"]], marker=MARKERS[r["method"]], markersize=3,
-                        label=r["method"])
+                        color=COLORS[r["method"]], label=r["method"])
             ax.set_title(label, fontsize=10)
             ax.set_xlabel("training minutes")
             ax.set_ylabel("dev score")

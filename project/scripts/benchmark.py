@@ -165,10 +165,10 @@ def main(
             records.append(record)
             result.write_text(json.dumps(record, indent=2), encoding="utf8")
     memory = _multitask_memory(output, names, backbone) if setting != "standard" else {}
-    records = _keep_other_runs(output / "benchmark.json", setting, seed, records)
+    command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
+    records, commands = _keep_other_runs(output / "benchmark.json", setting, seed, records, command)
     summary = {
-        "setting": setting, "seed": seed, "backbone": backbone, "gpu_id": gpu_id,
-        "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:]),
+        "setting": setting, "seed": seed, "backbone": backbone, "gpu_id": gpu_id, "commands": commands,
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPU cores" + (", GPU" if gpu_id >= 0 else ""),
         "wall_seconds": (sum(r["run_wall_seconds"] for r in records) if all("run_wall_seconds" in r for r in records)
@@ -179,17 +179,19 @@ def main(
     print(f"wrote {output / 'benchmark.json'} in {summary['wall_seconds']:.0f}s")
 
 
-def _keep_other_runs(previous: Path, setting: str, seed: int, records: List[dict]) -> List[dict]:
+def _keep_other_runs(previous: Path, setting: str, seed: int, records: List[dict], command: str) -> tuple:
     """A partial run (--datasets/--methods) replaces its own runs in an earlier benchmark.json of the
-    same setting and seed and keeps the rest, so one data set can be rerun without the others."""
+    same setting and seed and keeps the rest, so one data set can be rerun without the others.
+    Returns the runs and the commands that made them, in order."""
     if not previous.exists():
-        return records
+        return records, [command]
     before = json.loads(previous.read_text(encoding="utf8"))
     if (before.get("setting"), before.get("seed")) != (setting, seed):
-        return records
+        return records, [command]
     new = {(r.get("label", r["task"]), r["method"]) for r in records}
     kept = [r for r in before["runs"] if (r.get("label", r["task"]), r["method"]) not in new]
-    return kept + records
+    commands = before.get("commands", [before["command"]] if before.get("command") else [])
+    return kept + records, (commands + [command]) if kept else [command]
 
 
 def _cpus() -> int:
