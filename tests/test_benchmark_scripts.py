@@ -107,3 +107,11 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
     assert lines[-1] == ("- squad2: always-no-answer scores 48.0 on these 150 questions; P-tuning v2 did not beat "
                          "it, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
                          "full FT 30.0.")
+
+
+def test_a_baseline_below_the_linear_probe_voids_the_comparison():
+    runs = [_run("p-tuning-v2", 0.81, [(5, 0.81)], 2), _run("full-fine-tuning", 0.40, [(9, 0.40)], 1),
+            _run("head-only", 0.65, [(3, 0.65)], 3)]
+    lines = bench_report.comparison(runs)
+    assert "| void: full FT below head only |" in lines[2]
+    assert lines[-1].startswith("- conll: full fine-tuning (40.0) scored below the frozen linear probe (65.0)")

