@@ -184,7 +184,8 @@ def reproduction(summary: dict, rerun: dict) -> List[str]:
     """The dev scores of a second run (same setting and seed) next to the first's, run by run."""
     first = {(_label(r), r["method"]): r["dev_score"] for r in summary["runs"]}
     lines = [
-        f"Rerun on {rerun.get('date', '')} ({rerun.get('machine', '')}): `{rerun.get('command', '')}`",
+        f"Rerun on {rerun.get('date', '')} ({rerun.get('machine', '')}): "
+        + "; ".join(f"`{c}`" for c in rerun.get("commands") or [rerun.get("command", "")]),
         "",
         "| data | method | dev score, first run | rerun | difference |",
         "| --- | --- | --- | --- | --- |",
