@@ -6,7 +6,7 @@ and at equal wall-clock time, against the targets, and the dev-score curves of e
 """
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import typer
 
@@ -58,26 +58,26 @@ def comparison(runs: List[dict]) -> List[str]:
             met = "void: full FT below head only"  # an unconverged baseline, not a result
             notes.append(f"- {label}: full fine-tuning ({ft['dev_score'] * 100:.1f}) scored below the frozen linear "
                          f"probe ({probe['dev_score'] * 100:.1f}); it is not a converged baseline and the gap means nothing.")
+        baseline_note, both_at_baseline = _baseline_note(label, pt2, ft)
+        if both_at_baseline:
+            met = "void: both at the no-answer baseline"
+        notes += baseline_note
         lines.append(
             f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
             f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {met} | "
             f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
             f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min |"
         )
-        baseline_note = _baseline_note(label, pt2, ft)
-        if baseline_note and "did not beat it" in baseline_note[0] and "and full FT" in baseline_note[0]:
-            lines[-1] = lines[-1].replace(f"| {met} |", "| void: both at the no-answer baseline |", 1)
-        notes += baseline_note
     return lines + ([""] + notes if notes else [])
 
 
-def _baseline_note(label: str, pt2: dict, ft: dict) -> List[str]:
+def _baseline_note(label: str, pt2: dict, ft: dict) -> Tuple[List[str], bool]:
     """SQuAD v2.0: where a method scores at the always-no-answer baseline, its gap says nothing
-    about answering; show the forced-answer HasAns F1 of both."""
+    about answering; a note with the forced-answer HasAns F1 of both, and whether both sit there."""
     scores = pt2.get("dev_scores", {})
     n, n_has = scores.get("qa_total"), scores.get("qa_hasans_n")
     if pt2["score_name"] != "qa_f1" or not n or n_has is None or n_has == n:
-        return []
+        return [], False
     baseline = (n - n_has) / n
     at_baseline = [name for name, run in (("P-tuning v2", pt2), ("full FT", ft)) if run["dev_score"] <= baseline + 1e-9]
     return [
@@ -85,7 +85,7 @@ def _baseline_note(label: str, pt2: dict, ft: dict) -> List[str]:
         + (f"; {' and '.join(at_baseline)} did not beat it, so the gap is no evidence of answering" if at_baseline else "")
         + f". Forced-answer HasAns F1: P-tuning v2 {pt2['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}, "
         f"full FT {ft['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}."
-    ]
+    ], len(at_baseline) == 2
 
 
 def markdown(summary: dict) -> str:
