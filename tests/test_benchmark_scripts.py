@@ -107,7 +107,7 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
     assert lines[-1] == ("- squad2: always-no-answer scores 48.0 on these 150 questions; P-tuning v2 did not beat "
                          "it, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
                          "full FT 30.0.")
-    assert "| no |" in lines[2]  # P-tuning v2 alone at the baseline: the gap still counts
+    assert "| yes |" in lines[2]  # P-tuning v2 alone at the baseline: the gap still counts
     both = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.48, 0.3)])
     assert "| void: both at the no-answer baseline |" in both[2]
 
