@@ -8,12 +8,10 @@ answers: SQuAD v1.1's metric); v2.0 trains on train-v2.0.json and is scored on d
 """
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict
 
-HERE = Path(__file__).resolve().parent
+from sst2_to_spacy import main as sst2_to_spacy
 
 
 def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
@@ -48,8 +46,6 @@ def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only:
 
 
 def sst2_sample(source: Path, target: Path, n: int, seed: int) -> Path:
-    subprocess.run(
-        [sys.executable, str(HERE / "sst2_to_spacy.py"), str(source), str(target), "--limit", str(n), "--seed", str(seed)],
-        check=True, capture_output=True,
-    )
+    """Write a seeded sample of `n` rows of an SST-2 TSV as a .spacy file `target`."""
+    sst2_to_spacy(source, target, limit=n, seed=seed, lang="en")
     return target

@@ -89,7 +89,8 @@ def _baseline_note(label: str, pt2: dict, ft: dict) -> Tuple[List[str], bool]:
 
 
 def markdown(summary: dict) -> str:
-    runs = sorted(summary["runs"], key=lambda r: (_labels(summary["runs"]).index(_label(r)), METHODS.index(r["method"])))
+    order = _labels(summary["runs"])
+    runs = sorted(summary["runs"], key=lambda r: (order.index(_label(r)), METHODS.index(r["method"])))
     lines = [
         f"Setting `{summary['setting']}`, seed {summary['seed']}, backbone `{summary['backbone']}`, "
         f"{summary['machine']}, {summary.get('date', '')}, {summary['wall_seconds'] / 60:.0f} min in all.",

@@ -68,7 +68,6 @@ def main(
     train_limit: int = 0, dev_limit: int = 0, epochs: int = 1, eval_frequency: int = 50,
     batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, prefix_length: int = 16,
     encoder: Optional[List[str]] = typer.Option(None, help="Encoder setting KEY=VALUE (JSON value), e.g. backbone_dropout=true; repeatable."),
-    training: Optional[List[str]] = typer.Option(None, help="Other config setting SECTION.KEY=VALUE (JSON value); repeatable."),
 ) -> None:
     if method not in METHODS or task not in COMPONENT:
         raise typer.BadParameter(f"task in {list(COMPONENT)}, method in {list(METHODS)}")
@@ -81,7 +80,6 @@ def main(
     if method != "full-fine-tuning":
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
         overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})
-    overrides.update(_settings(training))
     n_train = train_limit or _count(task, train_path)
     # QA batches by padded tokens (configs/qa.cfg: spacy.batch_by_padded.v1), the others by docs
     batch = batch_size or (2000 if task == "qa" else 32)

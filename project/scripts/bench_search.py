@@ -12,7 +12,7 @@ from typing import Dict, List
 
 import typer
 
-from benchmark import SETTINGS, _python, prepare, run_args
+from benchmark import SETTINGS, _python, prepare, recipe, run_args
 
 HERE = Path(__file__).resolve().parent
 # data set -> trials: a name and what it changes from the base recipe (benchmark.RECIPES)
@@ -44,8 +44,6 @@ def main(
     datasets: str = typer.Option("", help="Comma-separated data sets (default: all of TRIALS)."),
     trials: str = typer.Option("", help="Comma-separated trial names to run (default: all)."),
 ) -> None:
-    from benchmark import RECIPES
-
     output = output if output.is_absolute() else HERE.parent / output
     paths = prepare("standard", output, seed, shared_data, "", "")
     wanted = set(trials.split(",")) if trials else None
@@ -53,26 +51,24 @@ def main(
     rows = json.loads(done.read_text(encoding="utf8"))["trials"] if done.exists() else []
     for name in datasets.split(",") if datasets else list(TRIALS):
         data = SETTINGS["standard"][name]
-        base = RECIPES[data.task]["p-tuning-v2"]
+        base = recipe(data.task, "p-tuning-v2")
         for trial in TRIALS[name]:
             if wanted is not None and trial["name"] not in wanted:
                 continue
             rows = [r for r in rows if (r["data"], r["trial"]) != (name, trial["name"])]
             changes = {k: v for k, v in trial.items() if k != "name"}
             settings = {**base, **changes, "encoder": {**base.get("encoder", {}), **changes.get("encoder", {})}}
-            RECIPES[data.task]["p-tuning-v2"] = settings
             slug = trial["name"].replace(" ", "-")
             result = output / "runs" / f"{name}-{slug}.json"
             started = time.time()
             args = run_args(data, "p-tuning-v2", *paths[name], result,
-                            ["--backbone", backbone, "--seed", str(seed), "--label", name])
+                            ["--backbone", backbone, "--seed", str(seed), "--label", name], settings)
             print(_python(*args).strip().splitlines()[-1], flush=True)
             record = json.loads(result.read_text(encoding="utf8"))
             rows.append({"data": name, "trial": trial["name"], "settings": settings, "dev_score": record["dev_score"],
                          "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
                          "curve": record["curve"],
                          "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
-            RECIPES[data.task]["p-tuning-v2"] = base
             done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
     print(markdown(rows))
 

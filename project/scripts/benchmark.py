@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import typer
 
@@ -91,15 +91,19 @@ def recipe(task: str, method: str) -> Dict:
     return recipes.get(method, recipes["p-tuning-v2"])
 
 
-def run_args(data: BenchData, method: str, train_path: str, dev_path: str, result: Path, common: List[str]) -> List[str]:
-    """bench_run.py's command line for one method on one data set."""
+def run_args(
+    data: BenchData, method: str, train_path: str, dev_path: str, result: Path, common: List[str],
+    settings: Optional[Dict] = None,
+) -> List[str]:
+    """bench_run.py's command line for one method on one data set; a prompt method runs with
+    `settings` (lr, prefix_length, encoder) when given, else with its recipe."""
     args = [str(HERE / "bench_run.py"), data.task, method, train_path, dev_path, str(result), *common]
     if data.score:
         args += ["--score", data.score]
     args += [a for k, v in data.budget.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     if method == "full-fine-tuning":
         return args + ["--ft-lr", str(data.ft_lr)]
-    settings = dict(recipe(data.task, method))
+    settings = dict(settings or recipe(data.task, method))
     args += ["--lr", str(settings.pop("lr")), "--prefix-length", str(settings.pop("prefix_length"))]
     for key, value in settings.pop("encoder", {}).items():
         args += ["--encoder", f"{key}={json.dumps(value)}"]
