@@ -35,6 +35,7 @@ def PromptEncoder(
     text_pair: Optional[str] = None,
     max_windows: int = 64,
     backbone_dropout: bool = False,
+    finetune_lr_scale: float = 1.0,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
@@ -43,8 +44,9 @@ def PromptEncoder(
     ("mean" of all pieces or the "first" piece); text_pair: a Doc extension
     (e.g. "question") whose text is encoded as the first segment of every window;
     max_windows: windows per backbone forward pass (bounds peak memory);
-    backbone_dropout: the frozen backbone's own dropout on while training (see
-    PromptConfig).
+    backbone_dropout: the frozen backbone's own dropout on while training;
+    finetune_lr_scale: mode "finetune" only, the backbone copy's share of the
+    learning rate (see PromptConfig).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -58,6 +60,7 @@ def PromptEncoder(
         init_std=init_std,
         seed=seed,
         backbone_dropout=backbone_dropout,
+        finetune_lr_scale=finetune_lr_scale,
     )
     shared = get_backbone(backbone)
     check_window(shared, window, stride)

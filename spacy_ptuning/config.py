@@ -26,6 +26,9 @@ class PromptConfig:
         (hidden and attention dropout at its configured rates), as the reference
         P-tuning v2 implementation does by keeping the backbone in train mode;
         prediction never uses it.
+    finetune_lr_scale: mode "finetune" only: the backbone copy learns at the
+        optimizer's rate times this, the head at the full rate (full fine-tuning
+        wants e.g. 1e-2 for a new head and 1e-4 for the backbone: 0.01).
     """
 
     prefix_length: int = 16
@@ -37,6 +40,7 @@ class PromptConfig:
     init_std: float = 0.02
     seed: int = 0
     backbone_dropout: bool = False
+    finetune_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in PROMPT_MODES:
@@ -63,6 +67,14 @@ class PromptConfig:
             )
         if not isinstance(self.backbone_dropout, bool):
             raise ValueError(f"backbone_dropout must be true or false, got {self.backbone_dropout!r}.")
+        if isinstance(self.finetune_lr_scale, bool) or not isinstance(self.finetune_lr_scale, (int, float)) \
+                or self.finetune_lr_scale <= 0:
+            raise ValueError(f"finetune_lr_scale must be a number > 0, got {self.finetune_lr_scale!r}.")
+        if self.finetune_lr_scale != 1.0 and self.mode != "finetune":
+            raise ValueError(
+                f"finetune_lr_scale applies to mode \"finetune\" only (the backbone copy's rate); "
+                f"mode is {self.mode!r}: leave finetune_lr_scale at 1.0."
+            )
         if self.init_std <= 0:
             raise ValueError(f"init_std must be > 0, got {self.init_std!r}.")
 

@@ -48,15 +48,17 @@ def test_squad_sample_is_seeded_across_articles_and_readable(tmp_path):
 
 def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     monkeypatch.setitem(benchmark.RECIPES, "ner", {"p-tuning-v2": {"lr": 0.05, "prefix_length": 64,
-                                                                   "encoder": {"backbone_dropout": True}}})
+                                                                   "encoder": {"backbone_dropout": True}, "epoch_factor": 2}})
     data = benchmark.SETTINGS["standard"]["conll"]
     args = benchmark.run_args(data, "prompt-tuning", "tr", "dv", tmp_path / "r.json", ["--seed", "0"])
     assert args[1:6] == ["ner", "prompt-tuning", "tr", "dv", str(tmp_path / "r.json")]
     pairs = dict(zip(args[6::2], args[7::2]))
     assert pairs["--lr"] == "0.05" and pairs["--prefix-length"] == "64"
-    assert pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "3"
+    assert pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "6"
     fine_tuned = benchmark.run_args(data, "full-fine-tuning", "tr", "dv", tmp_path / "r.json", [])
     assert "--lr" not in fine_tuned and fine_tuned[fine_tuned.index("--ft-lr") + 1] == str(data.ft_lr)
+    assert fine_tuned[fine_tuned.index("--ft-head-lr") + 1] == str(data.ft_head_lr)
+    assert fine_tuned[fine_tuned.index("--epochs") + 1] == "3"  # the data set's own epochs
     squad1 = benchmark.run_args(benchmark.SETTINGS["standard"]["squad1"], "p-tuning-v2", "t", "d", tmp_path, [])
     assert squad1[squad1.index("--score") + 1] == "qa_forced_f1"
 

@@ -149,6 +149,8 @@ def test_vocab_init_uses_backbone_keys(bert_dir):
         ({"mode": "wide"}, "Unknown prompt mode 'wide'"),
         ({"init": "zeros"}, "Unknown prompt init 'zeros'"),
         ({"prefix_dropout": 1.5}, "prefix_dropout must be in [0, 1)"),
+        ({"mode": "finetune", "finetune_lr_scale": 0}, "finetune_lr_scale must be a number > 0, got 0"),
+        ({"finetune_lr_scale": 0.01}, 'finetune_lr_scale applies to mode "finetune" only'),
     ],
 )
 def test_bad_prompt_config(kwargs, fragment):

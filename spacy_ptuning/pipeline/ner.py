@@ -22,6 +22,7 @@ from ..ner.tags import OUTSIDE, bio_tags, tags_to_spans, transition_mask, viterb
 from ..layers.encoder import predict_in_groups
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
+from .learn_rates import EncoderRatesMixin
 
 DEFAULT_NER_MODEL = default_model(
     """
@@ -68,7 +69,7 @@ def biluo_to_iob2(tag: str) -> str:
     return ("B-" if prefix in ("B", "U") else "I-") + label
 
 
-class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
+class PromptEntityRecognizer(EncoderRatesMixin, AdapterSerializationMixin, TrainablePipe):
     """Token classifier over IOB2 tags whose decoding only yields valid sequences."""
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "ptuning_ner", *, scorer: Optional[Callable] = None):

@@ -24,6 +24,7 @@ from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
 from ..layers.encoder import predict_in_groups
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
+from .learn_rates import EncoderRatesMixin
 
 DEFAULT_QA_MODEL = default_model(
     """
@@ -79,7 +80,7 @@ def make_ptuning_qa(
     )
 
 
-class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
+class PromptQuestionAnswerer(EncoderRatesMixin, AdapterSerializationMixin, TrainablePipe):
     """Start/end span head with a "no answer" option, over a question-context pair encoder.
 
     max_answer_length: longest answer in spaCy tokens; n_best: alternatives kept

@@ -1,0 +1,56 @@
+"""Mode "finetune" trains its backbone copy at finetune_lr_scale times the optimizer's rate and
+the head at the full rate (pipeline/learn_rates.py)."""
+import numpy
+import pytest
+import spacy
+from thinc.api import SGD
+
+from spacy_ptuning.layers.encoder import get_torch_module
+from spacy_ptuning.pipeline.learn_rates import ScaledOptimizer
+
+from util import encoder_cfg, sentiment_texts, textcat_examples
+
+
+class Recorder:
+    """An optimizer that records each parameter's lr_scale and leaves the weights alone."""
+
+    def __init__(self):
+        self.scales = {}
+
+    def __call__(self, key, weights, gradient, *, lr_scale=1.0):
+        self.scales[key] = lr_scale
+        return weights, gradient
+
+
+def _finetuned_textcat(bert_dir, scale):
+    nlp = spacy.blank("en")
+    cfg = encoder_cfg(bert_dir, mode="finetune", finetune_lr_scale=scale)
+    pipe = nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": cfg}})
+    examples = textcat_examples(nlp, sentiment_texts(8))
+    nlp.initialize(lambda: examples)
+    return nlp, pipe, examples
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0])
+def test_backbone_copy_learns_at_its_share_and_the_head_at_the_full_rate(bert_dir, scale):
+    nlp, pipe, examples = _finetuned_textcat(bert_dir, scale)
+    pipe.update(examples)  # gradients only (no sgd)
+    recorder = Recorder()
+    pipe.finish_update(recorder)
+    module = get_torch_module(pipe.model)
+    n_copy = sum(1 for p in module.finetuned.parameters())
+    torch_keys = [k for k in recorder.scales if k[1].startswith("finetuned.")]
+    head_keys = [k for k in recorder.scales if k[1] in ("W", "b")]
+    assert len(torch_keys) == n_copy and head_keys
+    assert {recorder.scales[k] for k in torch_keys} == {scale}
+    assert {recorder.scales[k] for k in head_keys} == {1.0}
+
+
+def test_scaled_optimizer_scales_the_step_of_the_named_owners_only():
+    weights = numpy.ones((3,), dtype="f")
+    gradient = numpy.full((3,), 2.0, dtype="f")
+    optimizer = ScaledOptimizer(SGD(0.1, L2=0.0, grad_clip=0.0), {7: 0.25})
+    scaled, _ = optimizer((7, "w"), weights.copy(), gradient.copy())
+    plain, _ = optimizer((8, "w"), weights.copy(), gradient.copy())
+    numpy.testing.assert_allclose(scaled, 1.0 - 0.1 * 0.25 * 2.0)
+    numpy.testing.assert_allclose(plain, 1.0 - 0.1 * 2.0)
