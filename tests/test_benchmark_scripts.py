@@ -50,11 +50,15 @@ def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     monkeypatch.setitem(benchmark.RECIPES, "ner", {"p-tuning-v2": {"lr": 0.05, "prefix_length": 64,
                                                                    "encoder": {"backbone_dropout": True}, "epoch_factor": 2}})
     data = benchmark.SETTINGS["standard"]["conll"]
-    args = benchmark.run_args(data, "prompt-tuning", "tr", "dv", tmp_path / "r.json", ["--seed", "0"])
-    assert args[1:6] == ["ner", "prompt-tuning", "tr", "dv", str(tmp_path / "r.json")]
+    args = benchmark.run_args(data, "p-tuning-v2", "tr", "dv", tmp_path / "r.json", ["--seed", "0"])
+    assert args[1:6] == ["ner", "p-tuning-v2", "tr", "dv", str(tmp_path / "r.json")]
     pairs = dict(zip(args[6::2], args[7::2]))
     assert pairs["--lr"] == "0.05" and pairs["--prefix-length"] == "64"
     assert pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "6"
+    # another prompt method takes P-tuning v2's settings at the data set's own epochs
+    other = benchmark.run_args(data, "prompt-tuning", "tr", "dv", tmp_path / "r.json", ["--seed", "0"])
+    pairs = dict(zip(other[6::2], other[7::2]))
+    assert pairs["--lr"] == "0.05" and pairs["--encoder"] == "backbone_dropout=true" and pairs["--epochs"] == "3"
     fine_tuned = benchmark.run_args(data, "full-fine-tuning", "tr", "dv", tmp_path / "r.json", [])
     assert "--lr" not in fine_tuned and fine_tuned[fine_tuned.index("--ft-lr") + 1] == str(data.ft_lr)
     assert fine_tuned[fine_tuned.index("--ft-head-lr") + 1] == str(data.ft_head_lr)
@@ -63,21 +67,24 @@ def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     assert squad1[squad1.index("--score") + 1] == "qa_forced_f1"
 
 
-def _run(method, score, curve, words_per_second, label="conll"):
+def _run(method, score, curve, words_per_second, label="conll", epochs=1):
+    """A run record; curve points are (seconds, score) or (seconds, score, epoch)."""
     return {"task": "ner", "label": label, "method": method, "dev_score": score, "score_name": "seqeval_f",
-            "train_words_per_second": words_per_second,
-            "curve": [{"seconds": s, "score": v, "step": i, "epoch": 0, "words": 0} for i, (s, v) in enumerate(curve)]}
+            "train_words_per_second": words_per_second, "epochs": epochs,
+            "curve": [{"seconds": p[0], "score": p[1], "step": i, "epoch": p[2] if len(p) > 2 else 0, "words": 0}
+                      for i, p in enumerate(curve)]}
 
 
-def test_comparison_reports_gap_target_speed_and_equal_time():
-    pt2 = _run("p-tuning-v2", 0.80, [(10, 0.5), (100, 0.80)], 900)
-    ft = _run("full-fine-tuning", 0.82, [(10, 0.6), (90, 0.78), (200, 0.82)], 500)
-    assert bench_report.score_within(ft, 100) == 0.78
+def test_comparison_reports_gap_target_speed_equal_epochs_and_equal_time():
+    pt2 = _run("p-tuning-v2", 0.84, [(10, 0.5, 0), (100, 0.80, 1), (150, 0.79, 2), (220, 0.84, 3)], 900, epochs=4)
+    ft = _run("full-fine-tuning", 0.82, [(10, 0.6, 0), (90, 0.78, 0), (200, 0.82, 1)], 500, epochs=2)
+    assert bench_report.score_within(ft, 100) == 0.78 and bench_report.score_by_epoch(pt2, 2) == 0.80
     row = bench_report.comparison([pt2, ft])[2]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:7] == ["conll", "seqeval_f", "80.0", "82.0", "-2.0", ">= -1.5", "no"]
+    assert cells[:7] == ["conll", "seqeval_f", "84.0 (4)", "82.0 (2)", "+2.0", ">= -1.5", "yes"]
     assert cells[7].startswith("1.80x (met")
-    assert cells[8] == "80.0 / 78.0 at 1.7 min"
+    assert cells[8] == "80.0 / 82.0 at 2 epochs"
+    assert cells[9] == "80.0 / 82.0 at 3.3 min"  # the shorter run (full FT, 200 s)
 
 
 def test_reproduction_table_pairs_runs_by_data_and_method():

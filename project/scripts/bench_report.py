@@ -35,13 +35,21 @@ def score_within(run: dict, seconds: float) -> float:
     return max(reached) if reached else float("nan")
 
 
+def score_by_epoch(run: dict, epochs: int) -> float:
+    """The best dev score on a run's training curve within its first `epochs` epochs."""
+    reached = [p["score"] for p in run.get("curve", []) if p["epoch"] < epochs]
+    return max(reached) if reached else float("nan")
+
+
 def comparison(runs: List[dict]) -> List[str]:
-    """P-tuning v2 against full fine-tuning per data set, with the targets."""
+    """P-tuning v2 (its recipe's epochs) against full fine-tuning per data set, with the targets;
+    then both at equal epochs (P-tuning v2's curve within full FT's epochs) and at equal time
+    (each curve's best within the shorter run's training time)."""
     by = {(_label(r), r["method"]): r for r in runs}
     lines = [
-        "| data | dev score | P-tuning v2 | full FT | gap | target | met | train words/s PT2 / FT | "
-        "curves at PT2's training time: PT2 / FT |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| data | dev score | P-tuning v2 (epochs) | full FT (epochs) | gap | target | met | train words/s PT2 / FT | "
+        "equal epochs: PT2 / FT | equal time: PT2 / FT |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     notes: List[str] = []
     for label in _labels(runs):
@@ -51,7 +59,8 @@ def comparison(runs: List[dict]) -> List[str]:
         gap = pt2["dev_score"] - ft["dev_score"]
         target = TARGETS.get(label)
         speed = pt2["train_words_per_second"] / ft["train_words_per_second"]
-        at = pt2["curve"][-1]["seconds"] if pt2.get("curve") else 0.0
+        at = min(r["curve"][-1]["seconds"] if r.get("curve") else 0.0 for r in (pt2, ft))
+        epochs = ft.get("epochs", 0)
         met = "-" if target is None else ("yes" if gap >= target else "no")
         probe = by.get((label, "head-only"))
         if probe and probe["dev_score"] is not None and ft["dev_score"] < probe["dev_score"]:
@@ -63,9 +72,11 @@ def comparison(runs: List[dict]) -> List[str]:
             met = "void: both at the no-answer baseline"
         notes += baseline_note
         lines.append(
-            f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
+            f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} ({pt2.get('epochs', '?')}) | "
+            f"{ft['dev_score'] * 100:.1f} ({epochs or '?'}) | "
             f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {met} | "
             f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
+            f"{score_by_epoch(pt2, epochs) * 100:.1f} / {score_by_epoch(ft, epochs) * 100:.1f} at {epochs} epochs | "
             f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min |"
         )
     return lines + ([""] + notes if notes else [])

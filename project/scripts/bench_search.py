@@ -3,7 +3,7 @@
 Each trial is one bench_run.py process on the standard setting's subsets and budget,
 differing from the base recipe in the settings listed in TRIALS. Writes
 <output>/search.json (trials already there are kept, a trial run again replaces its row)
-and prints a Markdown table (trial, settings, dev score, minutes).
+and search.md, a Markdown table (trial, settings, dev score, minutes), which it also prints.
 """
 import json
 import time
@@ -73,6 +73,7 @@ def main(
                          "curve": record["curve"],
                          "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
             done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
+    (output / "search.md").write_text(markdown(rows), encoding="utf8")
     print(markdown(rows))
 
 
