@@ -79,7 +79,7 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
 }
 # Per prompt method and component task, its recipe (bench_run options): learning rate, prompt
 # length, encoder settings, and epoch_factor: its epochs as a multiple of the data set's (P-tuning
-# v2 trains 1.7-1.9x as many words per second as full fine-tuning, so 2 is about equal time).
+# v2 trains 1.6-2.1x as many words per second as full fine-tuning, so 2 is about equal time).
 # The P-tuning v2 rows are the winners of scripts/bench_search.py; prefix-tuning's MLP diverges at
 # P-tuning v2's NER and QA rates (CoNLL 20.2 F1 at 2e-2), so it has its own, lower one.
 RECIPES: Dict[str, Dict[str, Dict]] = {
