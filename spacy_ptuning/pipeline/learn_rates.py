@@ -7,7 +7,7 @@ from typing import Dict, Tuple
 
 from thinc.api import Model, Optimizer
 
-from ..layers.encoder import encoder_module
+from ..layers.encoder import encoder_module, find_encoder
 
 
 class ScaledOptimizer:
@@ -25,15 +25,13 @@ class ScaledOptimizer:
 
 
 def encoder_lr_scales(model: Model) -> Dict[int, float]:
-    """{shim id: scale} for every backbone copy in mode "finetune" whose scale is not 1."""
-    scales = {}
-    for node in model.walk():
-        if node.name != "ptuning_encoder":
-            continue
-        cfg = encoder_module(node).cfg
-        if cfg.mode == "finetune" and cfg.finetune_lr_scale != 1.0:
-            scales.update({shim.id: cfg.finetune_lr_scale for layer in node.walk() for shim in layer.shims})
-    return scales
+    """{shim id: scale} for the component's backbone copy when its finetune_lr_scale is not 1
+    (PromptConfig allows that in mode "finetune" only)."""
+    encoder = find_encoder(model)
+    scale = encoder_module(encoder).cfg.finetune_lr_scale if encoder is not None else 1.0
+    if scale == 1.0:
+        return {}
+    return {shim.id: scale for node in encoder.walk() for shim in node.shims}
 
 
 class EncoderRatesMixin:
