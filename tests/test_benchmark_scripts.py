@@ -127,3 +127,28 @@ def test_a_baseline_below_the_linear_probe_voids_the_comparison():
     lines = bench_report.comparison(runs)
     assert "| void: full FT below head only |" in lines[2]
     assert lines[-1].startswith("- conll: full fine-tuning (40.0) scored below the frozen linear probe (65.0)")
+
+
+def test_every_search_trial_is_a_valid_run(tmp_path):
+    """Each trial of bench_search.TRIALS names a standard data set, a prompt method and only
+    settings bench_run knows (encoder keys are PromptConfig fields or pooling)."""
+    import dataclasses
+
+    import bench_search
+
+    from spacy_ptuning.config import PromptConfig
+
+    known_encoder = {f.name for f in dataclasses.fields(PromptConfig)} | {"pooling"}
+    for name, trials in bench_search.TRIALS.items():
+        data = benchmark.SETTINGS["standard"][name]
+        assert [t["name"] for t in trials].count("base") == 1
+        for trial in trials:
+            assert "," not in trial["name"]  # --trials takes a comma-separated list
+            method = trial.get("method", "p-tuning-v2")
+            assert method in benchmark.METHODS and method != "full-fine-tuning"
+            assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "encoder"}, trial
+            assert set(trial.get("encoder", {})) <= known_encoder, trial
+            settings = {**benchmark.recipe(data.task, method), **{k: v for k, v in trial.items() if k not in ("name", "method")}}
+            args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
+            pairs = dict(zip(args[6::2], args[7::2]))
+            assert args[2] == method and float(pairs["--lr"]) == settings["lr"]

@@ -15,8 +15,9 @@ import typer
 from benchmark import SETTINGS, _python, prepare, recipe, run_args
 
 HERE = Path(__file__).resolve().parent
-# data set -> trials: a name and what it changes from the base recipe, P-tuning v2's row of
-# benchmark.RECIPES as shipped ("base" is the shipped recipe itself)
+# data set -> trials: a name and what it changes from the base recipe, the method's row of
+# benchmark.RECIPES as shipped ("base" is P-tuning v2's shipped recipe itself; a trial with
+# "method" tries another prompt method's recipe)
 TRIALS: Dict[str, List[Dict]] = {
     "sst2": [
         {"name": "base"},
@@ -24,6 +25,7 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
         {"name": "prefix 64", "prefix_length": 64},
         {"name": "lr 3e-2", "lr": 0.03},
+        {"name": "no prompt dropout", "encoder": {"prefix_dropout": 0.0}},
     ],
     "conll": [
         {"name": "base"},
@@ -32,12 +34,18 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "lr 5e-2", "lr": 0.05},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
         {"name": "first-piece pooling", "encoder": {"pooling": "first"}},
+        {"name": "init std 1", "encoder": {"init_std": 1.0}},
+        {"name": "no prompt dropout", "encoder": {"prefix_dropout": 0.0}},
+        {"name": "prefix-tuning lr 1e-3", "method": "prefix-tuning", "lr": 0.001},
+        {"name": "prefix-tuning lr 2e-4", "method": "prefix-tuning", "lr": 0.0002},
     ],
     "squad1": [
         {"name": "base"},
         {"name": "1x epochs", "epoch_factor": 1},
         {"name": "lr 1e-2", "lr": 0.01},
         {"name": "prefix 64", "prefix_length": 64},
+        {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
+        {"name": "init std 0.02", "encoder": {"init_std": 0.02}},
     ],
 }
 
@@ -55,21 +63,22 @@ def main(
     rows = json.loads(done.read_text(encoding="utf8"))["trials"] if done.exists() else []
     for name in datasets.split(",") if datasets else list(TRIALS):
         data = SETTINGS["standard"][name]
-        base = recipe(data.task, "p-tuning-v2")
         for trial in TRIALS[name]:
             if wanted is not None and trial["name"] not in wanted:
                 continue
             rows = [r for r in rows if (r["data"], r["trial"]) != (name, trial["name"])]
-            changes = {k: v for k, v in trial.items() if k != "name"}
+            method = trial.get("method", "p-tuning-v2")
+            base = recipe(data.task, method)
+            changes = {k: v for k, v in trial.items() if k not in ("name", "method")}
             settings = {**base, **changes, "encoder": {**base.get("encoder", {}), **changes.get("encoder", {})}}
             slug = trial["name"].replace(" ", "-")
             result = output / "runs" / f"{name}-{slug}.json"
             started = time.time()
-            args = run_args(data, "p-tuning-v2", *paths[name], result,
+            args = run_args(data, method, *paths[name], result,
                             ["--backbone", backbone, "--seed", str(seed), "--label", name], settings)
             print(_python(*args).strip().splitlines()[-1], flush=True)
             record = json.loads(result.read_text(encoding="utf8"))
-            rows.append({"data": name, "trial": trial["name"], "settings": settings, "dev_score": record["dev_score"],
+            rows.append({"data": name, "trial": trial["name"], "method": method, "settings": settings, "dev_score": record["dev_score"],
                          "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
                          "curve": record["curve"],
                          "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
