@@ -48,7 +48,8 @@ def test_squad_sample_is_seeded_across_articles_and_readable(tmp_path):
 
 def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     monkeypatch.setitem(benchmark.RECIPES, "ner", {"p-tuning-v2": {"lr": 0.05, "prefix_length": 64,
-                                                                   "encoder": {"backbone_dropout": True}, "epoch_factor": 2}})
+                                                                   "encoder": {"backbone_dropout": True}, "epoch_factor": 2},
+                                                   "full-fine-tuning": {"epoch_factor": 2}})
     data = benchmark.SETTINGS["standard"]["conll"]
     args = benchmark.run_args(data, "p-tuning-v2", "tr", "dv", tmp_path / "r.json", ["--seed", "0"])
     assert args[1:6] == ["ner", "p-tuning-v2", "tr", "dv", str(tmp_path / "r.json")]
@@ -62,7 +63,9 @@ def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     fine_tuned = benchmark.run_args(data, "full-fine-tuning", "tr", "dv", tmp_path / "r.json", [])
     assert "--lr" not in fine_tuned and fine_tuned[fine_tuned.index("--ft-lr") + 1] == str(data.ft_lr)
     assert fine_tuned[fine_tuned.index("--ft-head-lr") + 1] == str(data.ft_head_lr)
-    assert fine_tuned[fine_tuned.index("--epochs") + 1] == "3"  # the data set's own epochs
+    assert fine_tuned[fine_tuned.index("--epochs") + 1] == "6"  # its recipe: twice the data set's epochs
+    sst2 = benchmark.run_args(benchmark.SETTINGS["standard"]["sst2"], "full-fine-tuning", "t", "d", tmp_path, [])
+    assert sst2[sst2.index("--epochs") + 1] == "3"  # no recipe: the data set's own epochs
     squad1 = benchmark.run_args(benchmark.SETTINGS["standard"]["squad1"], "p-tuning-v2", "t", "d", tmp_path, [])
     assert squad1[squad1.index("--score") + 1] == "qa_forced_f1"
 
@@ -85,6 +88,7 @@ def test_comparison_reports_gap_target_speed_equal_epochs_and_equal_time():
     assert cells[7].startswith("1.80x (met")
     assert cells[8] == "80.0 / 82.0 at 2 epochs"
     assert cells[9] == "80.0 / 82.0 at 3.3 min"  # the shorter run (full FT, 200 s)
+    assert cells[10] == "+4.0 / +4.0"  # best before the last epoch to the end: PT2 0.80 -> 0.84, FT 0.78 -> 0.82
 
 
 def test_reproduction_table_pairs_runs_by_data_and_method():

@@ -41,15 +41,22 @@ def score_by_epoch(run: dict, epochs: int) -> float:
     return max(reached) if reached else float("nan")
 
 
+def last_epoch_gain(run: dict) -> float:
+    """How much a run's best dev score rose in its last epoch: about 0 once it has converged."""
+    epochs = run.get("epochs", 0)
+    return score_by_epoch(run, epochs) - score_by_epoch(run, epochs - 1) if epochs > 1 else float("nan")
+
+
 def comparison(runs: List[dict]) -> List[str]:
     """P-tuning v2 (its recipe's epochs) against full fine-tuning per data set, with the targets;
     then both at equal epochs (P-tuning v2's curve within full FT's epochs) and at equal time
-    (each curve's best within the shorter run's training time)."""
+    (each curve's best within the shorter run's training time), and how much each rose in its last
+    epoch (convergence)."""
     by = {(_label(r), r["method"]): r for r in runs}
     lines = [
         "| data | dev score | P-tuning v2 (epochs) | full FT (epochs) | gap | target | met | train words/s PT2 / FT | "
-        "equal epochs: PT2 / FT | equal time: PT2 / FT |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "equal epochs: PT2 / FT | equal time: PT2 / FT | last-epoch gain PT2 / FT |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     notes: List[str] = []
     for label in _labels(runs):
@@ -77,7 +84,8 @@ def comparison(runs: List[dict]) -> List[str]:
             f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {met} | "
             f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
             f"{score_by_epoch(pt2, epochs) * 100:.1f} / {score_by_epoch(ft, epochs) * 100:.1f} at {epochs} epochs | "
-            f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min |"
+            f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min | "
+            f"{last_epoch_gain(pt2) * 100:+.1f} / {last_epoch_gain(ft) * 100:+.1f} |"
         )
     return lines + ([""] + notes if notes else [])
 
