@@ -1,7 +1,8 @@
-"""The recipe search behind benchmark.py's RECIPES: P-tuning v2 variants per data set.
+"""The recipe search behind benchmark.py's RECIPES: variants of a prompt method's recipe (P-tuning
+v2's unless a trial names another method) per data set.
 
 Each trial is one bench_run.py process on the standard setting's subsets and budget,
-differing from the base recipe in the settings listed in TRIALS. Writes
+differing from the method's recipe in the settings listed in TRIALS. Writes
 <output>/search.json (trials already there are kept, a trial run again replaces its row)
 and search.md, a Markdown table (trial, settings, dev score, minutes), which it also prints.
 """
