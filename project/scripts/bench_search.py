@@ -43,6 +43,7 @@ TRIALS: Dict[str, List[Dict]] = {
     "squad1": [
         {"name": "base"},
         {"name": "1x epochs", "epoch_factor": 1},
+        {"name": "4x epochs", "epoch_factor": 4},
         {"name": "lr 1e-2", "lr": 0.01},
         {"name": "prefix 64", "prefix_length": 64},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
