@@ -29,14 +29,16 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "no prompt dropout", "encoder": {"prefix_dropout": 0.0}},
     ],
     "conll": [
+        # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it; trials run against the
+        # earlier 2e-2 recipe say so in their name and settings
         {"name": "base"},
-        {"name": "1x epochs", "epoch_factor": 1},
-        {"name": "prefix 64", "prefix_length": 64},
-        {"name": "lr 5e-2", "lr": 0.05},
+        {"name": "lr 2e-2", "lr": 0.02},
+        {"name": "1x epochs (lr 2e-2)", "epoch_factor": 1, "lr": 0.02},
+        {"name": "prefix 64 (lr 2e-2)", "prefix_length": 64, "lr": 0.02},
+        {"name": "init std 1 (lr 2e-2)", "lr": 0.02, "encoder": {"init_std": 1.0}},
+        {"name": "no prompt dropout (lr 2e-2)", "lr": 0.02, "encoder": {"prefix_dropout": 0.0}},
+        {"name": "first-piece pooling (lr 2e-2)", "lr": 0.02, "encoder": {"pooling": "first"}},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
-        {"name": "first-piece pooling", "encoder": {"pooling": "first"}},
-        {"name": "init std 1", "encoder": {"init_std": 1.0}},
-        {"name": "no prompt dropout", "encoder": {"prefix_dropout": 0.0}},
         {"name": "prefix-tuning lr 1e-3", "method": "prefix-tuning", "lr": 0.001},
         {"name": "prefix-tuning lr 2e-4", "method": "prefix-tuning", "lr": 0.0002},
     ],
