@@ -41,6 +41,7 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
         {"name": "prefix-tuning lr 1e-3", "method": "prefix-tuning", "lr": 0.001},
         {"name": "prefix-tuning lr 2e-4", "method": "prefix-tuning", "lr": 0.0002},
+        {"name": "prefix-tuning lr 5e-5", "method": "prefix-tuning", "lr": 0.00005},
     ],
     "squad1": [
         {"name": "base"},
