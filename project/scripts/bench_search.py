@@ -83,8 +83,8 @@ def main(
                             ["--backbone", backbone, "--seed", str(seed), "--label", name], settings)
             print(_python(*args).strip().splitlines()[-1], flush=True)
             record = json.loads(result.read_text(encoding="utf8"))
-            rows.append({"data": name, "trial": trial["name"], "method": method, "settings": settings, "dev_score": record["dev_score"],
-                         "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
+            rows.append({"data": name, "trial": trial["name"], "method": method, "settings": settings,
+                         "dev_score": record["dev_score"], "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
                          "curve": record["curve"],
                          "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
             done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
