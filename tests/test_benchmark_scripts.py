@@ -148,12 +148,10 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
         assert [t["name"] for t in trials].count("base") == 1
         for trial in trials:
             assert "," not in trial["name"]  # --trials takes a comma-separated list
-            method = trial.get("method", "p-tuning-v2")
+            method, settings = bench_search.trial_settings(data.task, trial)
             assert method in benchmark.METHODS and method != "full-fine-tuning"
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "encoder"}, trial
             assert set(trial.get("encoder", {})) <= known_encoder, trial
-            changes = {k: v for k, v in trial.items() if k not in ("name", "method")}
-            settings = {**benchmark.recipe(data.task, method), **changes}
             args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
             pairs = dict(zip(args[6::2], args[7::2]))
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]

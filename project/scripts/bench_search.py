@@ -9,7 +9,7 @@ and search.md, a Markdown table (trial, settings, dev score, minutes), which it 
 import json
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import typer
 
@@ -72,10 +72,7 @@ def main(
             if wanted is not None and trial["name"] not in wanted:
                 continue
             rows = [r for r in rows if (r["data"], r["trial"]) != (name, trial["name"])]
-            method = trial.get("method", "p-tuning-v2")
-            base = recipe(data.task, method)
-            changes = {k: v for k, v in trial.items() if k not in ("name", "method")}
-            settings = {**base, **changes, "encoder": {**base.get("encoder", {}), **changes.get("encoder", {})}}
+            method, settings = trial_settings(data.task, trial)
             slug = trial["name"].replace(" ", "-")
             result = output / "runs" / f"{name}-{slug}.json"
             started = time.time()
@@ -84,12 +81,21 @@ def main(
             print(_python(*args).strip().splitlines()[-1], flush=True)
             record = json.loads(result.read_text(encoding="utf8"))
             rows.append({"data": name, "trial": trial["name"], "method": method, "settings": settings,
-                         "dev_score": record["dev_score"], "score_name": record["score_name"], "minutes": (time.time() - started) / 60,
-                         "curve": record["curve"],
+                         "dev_score": record["dev_score"], "score_name": record["score_name"],
+                         "minutes": (time.time() - started) / 60, "curve": record["curve"],
                          "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
             done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
     (output / "search.md").write_text(markdown(rows), encoding="utf8")
     print(markdown(rows))
+
+
+def trial_settings(task: str, trial: Dict) -> Tuple[str, Dict]:
+    """A trial's method and its run settings: the method's recipe with the trial's changes
+    (encoder settings merged key by key)."""
+    method = trial.get("method", "p-tuning-v2")
+    base = recipe(task, method)
+    changes = {k: v for k, v in trial.items() if k not in ("name", "method")}
+    return method, {**base, **changes, "encoder": {**base.get("encoder", {}), **changes.get("encoder", {})}}
 
 
 def markdown(rows: List[Dict]) -> str:
