@@ -36,6 +36,7 @@ def PromptEncoder(
     max_windows: int = 64,
     backbone_dropout: bool = False,
     finetune_lr_scale: float = 1.0,
+    prompt_lr_scale: float = 1.0,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
@@ -46,7 +47,8 @@ def PromptEncoder(
     max_windows: windows per backbone forward pass (bounds peak memory);
     backbone_dropout: the frozen backbone's own dropout on while training;
     finetune_lr_scale: mode "finetune" only, the backbone copy's share of the
-    learning rate (see PromptConfig).
+    learning rate; prompt_lr_scale: modes "deep"/"shallow" only, the prompts' (and
+    projection MLP's) share (see PromptConfig).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -61,6 +63,7 @@ def PromptEncoder(
         seed=seed,
         backbone_dropout=backbone_dropout,
         finetune_lr_scale=finetune_lr_scale,
+        prompt_lr_scale=prompt_lr_scale,
     )
     shared = get_backbone(backbone)
     check_window(shared, window, stride)

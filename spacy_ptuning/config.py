@@ -1,6 +1,6 @@
 """Prompt configuration, kept apart from the mechanics that use it (as PEFT does)."""
 from dataclasses import asdict, dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 PROMPT_MODES = ("deep", "shallow", "none", "finetune")
 PROMPT_INITS = ("normal", "uniform", "vocab")
@@ -29,6 +29,10 @@ class PromptConfig:
     finetune_lr_scale: mode "finetune" only: the backbone copy learns at the
         optimizer's rate times this, the head at the full rate (full fine-tuning
         wants e.g. 1e-2 for a new head and 1e-4 for the backbone: 0.01).
+    prompt_lr_scale: modes "deep" and "shallow" only: the prompts (and the
+        projection MLP when prefix_projection is on) learn at the optimizer's
+        rate times this, the head at the full rate (prefix-tuning's MLP wants
+        about 5e-5, a new head 5e-3: 0.01).
     """
 
     prefix_length: int = 16
@@ -41,6 +45,7 @@ class PromptConfig:
     seed: int = 0
     backbone_dropout: bool = False
     finetune_lr_scale: float = 1.0
+    prompt_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in PROMPT_MODES:
@@ -67,14 +72,10 @@ class PromptConfig:
             )
         if not isinstance(self.backbone_dropout, bool):
             raise ValueError(f"backbone_dropout must be true or false, got {self.backbone_dropout!r}.")
-        if isinstance(self.finetune_lr_scale, bool) or not isinstance(self.finetune_lr_scale, (int, float)) \
-                or self.finetune_lr_scale <= 0:
-            raise ValueError(f"finetune_lr_scale must be a number > 0, got {self.finetune_lr_scale!r}.")
-        if self.finetune_lr_scale != 1.0 and self.mode != "finetune":
-            raise ValueError(
-                f"finetune_lr_scale applies to mode \"finetune\" only (the backbone copy's rate); "
-                f"mode is {self.mode!r}: leave finetune_lr_scale at 1.0."
-            )
+        _check_lr_scale("finetune_lr_scale", self.finetune_lr_scale, self.mode, ("finetune",),
+                        "the backbone copy's rate")
+        _check_lr_scale("prompt_lr_scale", self.prompt_lr_scale, self.mode, ("deep", "shallow"),
+                        "the prompts' rate")
         if self.init_std <= 0:
             raise ValueError(f"init_std must be > 0, got {self.init_std!r}.")
 
@@ -83,5 +84,22 @@ class PromptConfig:
         """Prompt positions actually used (0 when there are no prompts)."""
         return 0 if self.mode in ("none", "finetune") else self.prefix_length
 
+    @property
+    def encoder_lr_scale(self) -> float:
+        """The share of the optimizer's rate for the encoder's trainable parameters (the
+        prompts, or the backbone copy in mode "finetune"); the head learns at the full rate."""
+        return self.finetune_lr_scale if self.mode == "finetune" else self.prompt_lr_scale
+
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
+
+
+def _check_lr_scale(name: str, value: Any, mode: str, modes: Tuple[str, ...], what: str) -> None:
+    """A rate share is a number > 0, and other than 1 only in the modes that train what it scales."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
+    if value != 1.0 and mode not in modes:
+        allowed = " or ".join(f'"{m}"' for m in modes)
+        raise ValueError(
+            f"{name} applies to mode {allowed} only ({what}); mode is {mode!r}: leave {name} at 1.0."
+        )

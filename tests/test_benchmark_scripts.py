@@ -134,8 +134,8 @@ def test_a_baseline_below_the_linear_probe_voids_the_comparison():
 
 
 def test_every_search_trial_is_a_valid_run(tmp_path):
-    """Each trial of bench_search.TRIALS names a standard data set, a prompt method and only
-    settings bench_run knows (encoder keys are PromptConfig fields or pooling)."""
+    """Each trial of bench_search.TRIALS names a standard data set, a method and only settings
+    bench_run knows (encoder keys are PromptConfig fields or pooling; full fine-tuning: epochs)."""
     import dataclasses
 
     import bench_search
@@ -149,7 +149,13 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
         for trial in trials:
             assert "," not in trial["name"]  # --trials takes a comma-separated list
             method, settings = bench_search.trial_settings(data.task, trial)
-            assert method in benchmark.METHODS and method != "full-fine-tuning"
+            assert method in benchmark.METHODS
+            if method == "full-fine-tuning":  # a convergence check: only its epochs change
+                assert set(trial) <= {"name", "method", "epoch_factor"}, trial
+                args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
+                pairs = dict(zip(args[6::2], args[7::2]))
+                assert int(pairs["--epochs"]) == round(data.budget["epochs"] * trial["epoch_factor"])
+                continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "encoder"}, trial
             assert set(trial.get("encoder", {})) <= known_encoder, trial
             args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)

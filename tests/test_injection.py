@@ -151,6 +151,9 @@ def test_vocab_init_uses_backbone_keys(bert_dir):
         ({"prefix_dropout": 1.5}, "prefix_dropout must be in [0, 1)"),
         ({"mode": "finetune", "finetune_lr_scale": 0}, "finetune_lr_scale must be a number > 0, got 0"),
         ({"finetune_lr_scale": 0.01}, 'finetune_lr_scale applies to mode "finetune" only'),
+        ({"prompt_lr_scale": -1.0}, "prompt_lr_scale must be a number > 0, got -1.0"),
+        ({"mode": "finetune", "prompt_lr_scale": 0.01}, 'prompt_lr_scale applies to mode "deep" or "shallow"'),
+        ({"mode": "none", "prompt_lr_scale": 0.5}, "mode is 'none': leave prompt_lr_scale at 1.0"),
     ],
 )
 def test_bad_prompt_config(kwargs, fragment):

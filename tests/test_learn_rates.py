@@ -1,5 +1,6 @@
-"""Mode "finetune" trains its backbone copy at finetune_lr_scale times the optimizer's rate and
-the head at the full rate (pipeline/learn_rates.py)."""
+"""The encoder's trainable parameters learn at their share of the optimizer's rate and the head
+at the full rate (pipeline/learn_rates.py): mode "finetune"'s backbone copy at finetune_lr_scale,
+prompts and a projection MLP at prompt_lr_scale."""
 import numpy
 import pytest
 import spacy
@@ -22,9 +23,9 @@ class Recorder:
         return weights, gradient
 
 
-def _finetuned_textcat(bert_dir, scale):
+def _textcat(bert_dir, **settings):
     nlp = spacy.blank("en")
-    cfg = encoder_cfg(bert_dir, mode="finetune", finetune_lr_scale=scale)
+    cfg = encoder_cfg(bert_dir, **settings)
     pipe = nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": cfg}})
     examples = textcat_examples(nlp, sentiment_texts(8))
     nlp.initialize(lambda: examples)
@@ -33,17 +34,29 @@ def _finetuned_textcat(bert_dir, scale):
 
 @pytest.mark.parametrize("scale", [0.01, 1.0])
 def test_backbone_copy_learns_at_its_share_and_the_head_at_the_full_rate(bert_dir, scale):
-    nlp, pipe, examples = _finetuned_textcat(bert_dir, scale)
+    _, pipe, examples = _textcat(bert_dir, mode="finetune", finetune_lr_scale=scale)
+    torch_scales, head_scales = _recorded_scales(pipe, examples, "finetuned")
+    assert torch_scales == {scale} and head_scales == {1.0}
+
+
+@pytest.mark.parametrize("mode,projection", [("deep", True), ("deep", False), ("shallow", False)])
+def test_prompts_learn_at_their_share_and_the_head_at_the_full_rate(bert_dir, mode, projection):
+    _, pipe, examples = _textcat(bert_dir, mode=mode, prefix_projection=projection, prompt_lr_scale=0.01)
+    torch_scales, head_scales = _recorded_scales(pipe, examples, "prefix")
+    assert torch_scales == {0.01} and head_scales == {1.0}
+
+
+def _recorded_scales(pipe, examples, part):
+    """The lr_scale finish_update gave the encoder part's parameters (all of them must be there)
+    and the head's."""
     pipe.update(examples)  # gradients only (no sgd)
     recorder = Recorder()
     pipe.finish_update(recorder)
-    module = get_torch_module(pipe.model)
-    n_copy = sum(1 for p in module.finetuned.parameters())
-    torch_keys = [k for k in recorder.scales if k[1].startswith("finetuned.")]
+    n_part = sum(1 for p in getattr(get_torch_module(pipe.model), part).parameters() if p.requires_grad)
+    torch_keys = [k for k in recorder.scales if k[1].startswith(f"{part}.")]
     head_keys = [k for k in recorder.scales if k[1] in ("W", "b")]
-    assert len(torch_keys) == n_copy and head_keys
-    assert {recorder.scales[k] for k in torch_keys} == {scale}
-    assert {recorder.scales[k] for k in head_keys} == {1.0}
+    assert len(torch_keys) == n_part > 0 and head_keys
+    return {recorder.scales[k] for k in torch_keys}, {recorder.scales[k] for k in head_keys}
 
 
 def test_scaled_optimizer_scales_the_step_of_the_named_owners_only():

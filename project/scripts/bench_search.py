@@ -1,5 +1,5 @@
-"""The recipe search behind benchmark.py's RECIPES: variants of a prompt method's recipe (P-tuning
-v2's unless a trial names another method) per data set.
+"""The recipe search behind benchmark.py's RECIPES: variants of a method's recipe (P-tuning v2's
+unless a trial names another method) per data set.
 
 Each trial is one bench_run.py process on the standard setting's subsets and budget,
 differing from the method's recipe in the settings listed in TRIALS. Writes
@@ -18,7 +18,8 @@ from benchmark import SETTINGS, _python, prepare, recipe, run_args
 HERE = Path(__file__).resolve().parent
 # data set -> trials: a name and what it changes from the base recipe, the method's row of
 # benchmark.RECIPES as shipped ("base" is P-tuning v2's shipped recipe itself; a trial with
-# "method" tries another prompt method's recipe)
+# "method" tries another method's recipe: another prompt method, or full fine-tuning at more
+# epochs to check that the baseline has converged)
 TRIALS: Dict[str, List[Dict]] = {
     "sst2": [
         {"name": "base"},
@@ -42,15 +43,24 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "prefix-tuning lr 1e-3", "method": "prefix-tuning", "lr": 0.001},
         {"name": "prefix-tuning lr 2e-4", "method": "prefix-tuning", "lr": 0.0002},
         {"name": "prefix-tuning lr 5e-5", "method": "prefix-tuning", "lr": 0.00005},
+        # the MLP at Li and Liang's 5e-5 while the new head learns at the optimizer's full rate
+        {"name": "prefix-tuning MLP 5e-5 head 5e-3", "method": "prefix-tuning", "lr": 0.005,
+         "encoder": {"prompt_lr_scale": 0.01}},
+        {"name": "prefix-tuning MLP 5e-5 head 5e-2", "method": "prefix-tuning", "lr": 0.05,
+         "encoder": {"prompt_lr_scale": 0.001}},
     ],
     "squad1": [
         {"name": "base"},
         {"name": "1x epochs", "epoch_factor": 1},
         {"name": "4x epochs", "epoch_factor": 4},
         {"name": "lr 1e-2", "lr": 0.01},
+        {"name": "lr 6e-2", "lr": 0.06},
+        {"name": "lr 1e-1", "lr": 0.1},
         {"name": "prefix 64", "prefix_length": 64},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
         {"name": "init std 0.02", "encoder": {"init_std": 0.02}},
+        # the baseline's convergence: does full fine-tuning gain from 9 epochs over its 6?
+        {"name": "full fine-tuning 9 epochs", "method": "full-fine-tuning", "epoch_factor": 3},
     ],
 }
 

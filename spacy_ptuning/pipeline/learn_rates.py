@@ -1,8 +1,10 @@
-"""Learning rates per part of one component: mode "finetune" trains its backbone copy at a
-fraction of the optimizer's rate (PromptConfig.finetune_lr_scale) while the head learns at the
-full rate. spaCy trains every component with one optimizer, and full fine-tuning needs two
-rates: a freshly initialised head at a backbone's 1e-4 barely moves in a few hundred steps
-(CoNLL-03: 40.6 F1 with one rate of 1e-4, 89.4 with the head at 1e-2)."""
+"""Learning rates per part of one component: the encoder's trainable parameters (mode
+"finetune": its backbone copy, PromptConfig.finetune_lr_scale; prompt modes: the prompts and
+any projection MLP, PromptConfig.prompt_lr_scale) learn at a fraction of the optimizer's rate
+while the head learns at the full rate. spaCy trains every component with one optimizer, and
+full fine-tuning needs two rates: a freshly initialised head at a backbone's 1e-4 barely moves
+in a few hundred steps (CoNLL-03: 40.6 F1 with one rate of 1e-4, 89.4 with the head at 1e-2).
+Prefix-tuning's MLP is the same case: it wants about 5e-5, a new head 5e-3."""
 from typing import Dict, Tuple
 
 from thinc.api import Model, Optimizer
@@ -25,18 +27,18 @@ class ScaledOptimizer:
 
 
 def encoder_lr_scales(model: Model) -> Dict[int, float]:
-    """{shim id: scale} for the component's backbone copy when its finetune_lr_scale is not 1
-    (PromptConfig allows that in mode "finetune" only)."""
+    """{shim id: scale} for the encoder's trainable parameters (backbone copy or prompts) when
+    their share of the rate (PromptConfig.encoder_lr_scale) is not 1."""
     encoder = find_encoder(model)
-    scale = encoder_module(encoder).cfg.finetune_lr_scale if encoder is not None else 1.0
+    scale = encoder_module(encoder).cfg.encoder_lr_scale if encoder is not None else 1.0
     if scale == 1.0:
         return {}
     return {shim.id: scale for node in encoder.walk() for shim in node.shims}
 
 
 class EncoderRatesMixin:
-    """finish_update for TrainablePipes over a prompt encoder: the backbone copy of mode
-    "finetune" learns at finetune_lr_scale times the optimizer's rate."""
+    """finish_update for TrainablePipes over a prompt encoder: the encoder's trainable
+    parameters learn at PromptConfig.encoder_lr_scale times the optimizer's rate."""
 
     model: Model
 
