@@ -31,8 +31,9 @@ class PromptConfig:
         wants e.g. 1e-2 for a new head and 1e-4 for the backbone: 0.01).
     prompt_lr_scale: modes "deep" and "shallow" only: the prompts (and the
         projection MLP when prefix_projection is on) learn at the optimizer's
-        rate times this, the head at the full rate (prefix-tuning's MLP wants
-        about 5e-5, a new head 5e-3: 0.01).
+        rate times this, the head at the full rate (prefix-tuning on CoNLL:
+        MLP at 5e-4 under a head at 5e-2, 0.01, gives 82.6 F1 where one rate
+        collapsed to no entities).
     """
 
     prefix_length: int = 16
