@@ -150,14 +150,12 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
             assert "," not in trial["name"]  # --trials takes a comma-separated list
             method, settings = bench_search.trial_settings(data.task, trial)
             assert method in benchmark.METHODS
+            args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
+            pairs = dict(zip(args[6::2], args[7::2]))
             if method == "full-fine-tuning":  # a convergence check: only its epochs change
                 assert set(trial) <= {"name", "method", "epoch_factor"}, trial
-                args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
-                pairs = dict(zip(args[6::2], args[7::2]))
                 assert int(pairs["--epochs"]) == round(data.budget["epochs"] * trial["epoch_factor"])
                 continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "encoder"}, trial
             assert set(trial.get("encoder", {})) <= known_encoder, trial
-            args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
-            pairs = dict(zip(args[6::2], args[7::2]))
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
