@@ -68,6 +68,10 @@ def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
     assert sst2[sst2.index("--epochs") + 1] == "3"  # no recipe: the data set's own epochs
     squad1 = benchmark.run_args(benchmark.SETTINGS["standard"]["squad1"], "p-tuning-v2", "t", "d", tmp_path, [])
     assert squad1[squad1.index("--score") + 1] == "qa_forced_f1"
+    assert "--batch-size" not in squad1  # bench_run's default for QA
+    assert pairs["--batch-size"] == "16"  # the data set's own (CoNLL)
+    smaller = benchmark.run_args(data, "full-fine-tuning", "t", "d", tmp_path, [], {"batch_size": 8})
+    assert smaller[smaller.index("--batch-size") + 1] == "8"  # a recipe's batch size replaces it
 
 
 def _run(method, score, curve, words_per_second, label="conll", epochs=1):
@@ -120,7 +124,10 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
     assert lines[-1] == ("- squad2: always-no-answer scores 48.0 on these 150 questions; P-tuning v2 did not beat "
                          "it, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
                          "full FT 30.0.")
-    assert "| yes |" in lines[2]  # P-tuning v2 alone at the baseline: the gap still counts
+    # a gap within the target (-2 >= -5), but P-tuning v2 answers nothing: not met
+    assert "| no: P-tuning v2 at the no-answer baseline |" in lines[2]
+    answering = bench_report.comparison([qa("p-tuning-v2", 0.49, 0.2), qa("full-fine-tuning", 0.50, 0.3)])
+    assert "| yes |" in answering[2] and "did not beat" not in answering[-1]
     both = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.48, 0.3)])
     assert "| void: both at the no-answer baseline |" in both[2]
 
@@ -152,10 +159,13 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
             assert method in benchmark.METHODS
             args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
             pairs = dict(zip(args[6::2], args[7::2]))
-            if method == "full-fine-tuning":  # a convergence check: only its epochs change
-                assert set(trial) <= {"name", "method", "epoch_factor"}, trial
+            if "batch_size" in trial:
+                assert pairs["--batch-size"] == str(trial["batch_size"])
+            if method == "full-fine-tuning":  # a convergence check: only its epochs and batches change
+                assert set(trial) <= {"name", "method", "epoch_factor", "batch_size"}, trial
                 assert int(pairs["--epochs"]) == round(data.budget["epochs"] * trial["epoch_factor"])
                 continue
-            assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "encoder"}, trial
+            assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "batch_size",
+                                  "encoder"}, trial
             assert set(trial.get("encoder", {})) <= known_encoder, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]

@@ -74,9 +74,11 @@ def comparison(runs: List[dict]) -> List[str]:
             met = "void: full FT below head only"  # an unconverged baseline, not a result
             notes.append(f"- {label}: full fine-tuning ({ft['dev_score'] * 100:.1f}) scored below the frozen linear "
                          f"probe ({probe['dev_score'] * 100:.1f}); it is not a converged baseline and the gap means nothing.")
-        baseline_note, both_at_baseline = _baseline_note(label, pt2, ft)
-        if both_at_baseline:
+        baseline_note, at_baseline = _baseline_note(label, pt2, ft)
+        if len(at_baseline) == 2:
             met = "void: both at the no-answer baseline"
+        elif "P-tuning v2" in at_baseline:  # a gap within the target, but it learned not to answer
+            met = "no: P-tuning v2 at the no-answer baseline"
         notes += baseline_note
         lines.append(
             f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} ({pt2.get('epochs', '?')}) | "
@@ -90,13 +92,14 @@ def comparison(runs: List[dict]) -> List[str]:
     return lines + ([""] + notes if notes else [])
 
 
-def _baseline_note(label: str, pt2: dict, ft: dict) -> Tuple[List[str], bool]:
+def _baseline_note(label: str, pt2: dict, ft: dict) -> Tuple[List[str], List[str]]:
     """SQuAD v2.0: where a method scores at the always-no-answer baseline, its gap says nothing
-    about answering; a note with the forced-answer HasAns F1 of both, and whether both sit there."""
+    about answering; a note with the forced-answer HasAns F1 of both, and the methods that sit
+    there ("P-tuning v2", "full FT")."""
     scores = pt2.get("dev_scores", {})
     n, n_has = scores.get("qa_total"), scores.get("qa_hasans_n")
     if pt2["score_name"] != "qa_f1" or not n or n_has is None or n_has == n:
-        return [], False
+        return [], []
     baseline = (n - n_has) / n
     at_baseline = [name for name, run in (("P-tuning v2", pt2), ("full FT", ft)) if run["dev_score"] <= baseline + 1e-9]
     return [
@@ -104,7 +107,7 @@ def _baseline_note(label: str, pt2: dict, ft: dict) -> Tuple[List[str], bool]:
         + (f"; {' and '.join(at_baseline)} did not beat it, so the gap is no evidence of answering" if at_baseline else "")
         + f". Forced-answer HasAns F1: P-tuning v2 {pt2['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}, "
         f"full FT {ft['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}."
-    ], len(at_baseline) == 2
+    ], at_baseline
 
 
 def markdown(summary: dict) -> str:

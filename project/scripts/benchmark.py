@@ -120,6 +120,8 @@ def run_args(
         args += ["--score", data.score]
     settings = dict(settings or recipe(data.task, method))
     budget = {**data.budget, "epochs": round(data.budget["epochs"] * settings.pop("epoch_factor", 1))}
+    if "batch_size" in settings:  # a recipe's own batch size (QA: padded words per batch)
+        budget["batch_size"] = settings.pop("batch_size")
     args += [a for k, v in budget.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     if method == "full-fine-tuning":
         return args + ["--ft-lr", str(data.ft_lr), "--ft-head-lr", str(data.ft_head_lr)]
