@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "project" / "scripts"))
 
@@ -162,10 +163,24 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
             if "batch_size" in trial:
                 assert pairs["--batch-size"] == str(trial["batch_size"])
             if method == "full-fine-tuning":  # a convergence check: only its epochs and batches change
-                assert set(trial) <= {"name", "method", "epoch_factor", "batch_size"}, trial
+                assert set(trial) <= {"name", "method", "epoch_factor", "batch_size", "train_size"}, trial
                 assert int(pairs["--epochs"]) == round(data.budget["epochs"] * trial["epoch_factor"])
                 continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "batch_size",
-                                  "encoder"}, trial
+                                  "train_size", "encoder"}, trial
+            assert "train_size" not in trial or data.sample  # only sampled data sets take their own size
             assert set(trial.get("encoder", {})) <= known_encoder, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
+
+
+def test_a_trial_draws_its_own_larger_training_sample(tmp_path):
+    import bench_search
+
+    (tmp_path / "squad").mkdir()
+    _squad(tmp_path / "squad" / "train-v1.1.json")
+    data = benchmark.SETTINGS["standard"]["squad1"]
+    path = bench_search.larger_sample("squad1", data, str(tmp_path), tmp_path / "out", 9, seed=0)
+    records, problems = read_squad(Path(path))
+    assert len(records) == 9 and not problems and path.endswith("squad1-train-9.json")
+    with pytest.raises(typer.BadParameter, match="conll is not sampled"):
+        bench_search.larger_sample("conll", benchmark.SETTINGS["standard"]["conll"], str(tmp_path), tmp_path, 9, 0)
