@@ -162,13 +162,13 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
             pairs = dict(zip(args[6::2], args[7::2]))
             if "batch_size" in trial:
                 assert pairs["--batch-size"] == str(trial["batch_size"])
-            if method == "full-fine-tuning":  # a convergence check: only its epochs and batches change
+            assert "train_size" not in trial or data.sample  # only sampled data sets take their own size
+            if method == "full-fine-tuning":  # its epochs, batches and data change, never its rates
                 assert set(trial) <= {"name", "method", "epoch_factor", "batch_size", "train_size"}, trial
                 assert int(pairs["--epochs"]) == round(data.budget["epochs"] * trial["epoch_factor"])
                 continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "batch_size",
                                   "train_size", "encoder"}, trial
-            assert "train_size" not in trial or data.sample  # only sampled data sets take their own size
             assert set(trial.get("encoder", {})) <= known_encoder, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
 

@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 # data set -> trials: a name and what it changes from the base recipe, the method's row of
 # benchmark.RECIPES as shipped ("base" is P-tuning v2's shipped recipe itself; a trial with
 # "method" tries another method's recipe: another prompt method, or full fine-tuning at more
-# epochs to check that the baseline has converged)
+# epochs to check that the baseline has converged). Besides RECIPES' keys a trial may set
+# batch_size (replaces the data set's) and train_size (its own larger training sample).
 TRIALS: Dict[str, List[Dict]] = {
     "sst2": [
         {"name": "base"},
@@ -116,10 +117,11 @@ def main(
             result = output / "runs" / f"{name}-{slug}.json"
             started = time.time()
             train, dev = paths[name]
+            run = {k: v for k, v in settings.items() if k != "train_size"}  # the row keeps it
             if "train_size" in settings:
-                train = larger_sample(name, data, shared_data, output, settings.pop("train_size"), seed)
+                train = larger_sample(name, data, shared_data, output, settings["train_size"], seed)
             args = run_args(data, method, train, dev, result,
-                            ["--backbone", backbone, "--seed", str(seed), "--label", name], settings)
+                            ["--backbone", backbone, "--seed", str(seed), "--label", name], run)
             print(_python(*args).strip().splitlines()[-1], flush=True)
             record = json.loads(result.read_text(encoding="utf8"))
             rows.append({"data": name, "trial": trial["name"], "method": method, "settings": settings,
