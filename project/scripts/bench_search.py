@@ -13,8 +13,7 @@ from typing import Dict, List, Tuple
 
 import typer
 
-from bench_data import squad_sample, sst2_sample
-from benchmark import SETTINGS, BenchData, _python, prepare, recipe, run_args
+from benchmark import SETTINGS, BenchData, _python, draw_sample, prepare, recipe, run_args
 
 HERE = Path(__file__).resolve().parent
 # data set -> trials: a name and what it changes from the base recipe, the method's row of
@@ -138,10 +137,8 @@ def larger_sample(name: str, data: BenchData, shared_data: str, output: Path, si
     only for the data sets the standard setting samples (SST-2, SQuAD)."""
     if not data.sample:
         raise typer.BadParameter(f"train_size: {name} is not sampled; its train_limit sets the size")
-    source = Path(data.train.format(data=shared_data))
-    if data.task == "textcat":
-        return str(sst2_sample(source, output / "data" / f"{name}-train-{size}.spacy", size, seed))
-    return str(squad_sample(source, output / "data" / f"{name}-train-{size}.json", size, seed))
+    return str(draw_sample(data, Path(data.train.format(data=shared_data)), output / "data" / f"{name}-train-{size}",
+                           size, seed))
 
 
 def trial_settings(task: str, trial: Dict) -> Tuple[str, Dict]:

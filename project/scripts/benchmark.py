@@ -138,15 +138,19 @@ def prepare(setting: str, output: Path, seed: int, shared_data: str, ner_data: s
         train, dev = (p.format(data=shared_data, ner_data=ner_data, qa_data=qa_data) for p in (data.train, data.dev))
         if data.sample:
             folder = output / "data"
-            if data.task == "textcat":
-                train = sst2_sample(Path(train), folder / f"{name}-train.spacy", data.sample["train"], seed)
-                dev = sst2_sample(Path(dev), folder / f"{name}-dev.spacy", data.sample["dev"], seed)
-            else:
-                train = squad_sample(Path(train), folder / f"{name}-train.json", data.sample["train"], seed)
-                dev = squad_sample(Path(dev), folder / f"{name}-dev.json", data.sample["dev"], seed,
-                                   answerable_only=data.score == "qa_forced_f1")
+            train = draw_sample(data, Path(train), folder / f"{name}-train", data.sample["train"], seed)
+            dev = draw_sample(data, Path(dev), folder / f"{name}-dev", data.sample["dev"], seed,
+                              answerable_only=data.score == "qa_forced_f1")
         paths[name] = (str(train), str(dev))
     return paths
+
+
+def draw_sample(data: BenchData, source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
+    """A seeded sample of n examples of a sampled data set (SST-2 or SQuAD), written to target
+    plus the format's suffix."""
+    if data.task == "textcat":
+        return sst2_sample(source, target.with_suffix(".spacy"), n, seed)
+    return squad_sample(source, target.with_suffix(".json"), n, seed, answerable_only=answerable_only)
 
 
 def _python(*args: str) -> str:
