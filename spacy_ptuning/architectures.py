@@ -37,6 +37,7 @@ def PromptEncoder(
     backbone_dropout: bool = False,
     finetune_lr_scale: float = 1.0,
     prompt_lr_scale: float = 1.0,
+    layer_mix: bool = False,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
@@ -48,7 +49,8 @@ def PromptEncoder(
     backbone_dropout: the frozen backbone's own dropout on while training;
     finetune_lr_scale: mode "finetune" only, the backbone copy's share of the
     learning rate; prompt_lr_scale: modes "deep"/"shallow" only, the prompts' (and
-    projection MLP's) share (see PromptConfig).
+    projection MLP's) share (see PromptConfig); layer_mix: the states are a learned
+    softmax-weighted sum over the backbone's layers instead of its last layer's.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -64,6 +66,7 @@ def PromptEncoder(
         backbone_dropout=backbone_dropout,
         finetune_lr_scale=finetune_lr_scale,
         prompt_lr_scale=prompt_lr_scale,
+        layer_mix=layer_mix,
     )
     shared = get_backbone(backbone)
     check_window(shared, window, stride)

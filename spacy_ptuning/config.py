@@ -34,6 +34,11 @@ class PromptConfig:
         rate times this, the head at the full rate (prefix-tuning on CoNLL:
         MLP at 5e-4 under a head at 5e-2, 0.01, gives 82.6 F1 where one rate
         collapsed to no entities).
+    layer_mix: the encoder's states are a learned softmax-weighted sum over the
+        embeddings and every layer's output instead of the last layer's (for
+        sentence-embedding backbones, whose last layer keeps little per-token
+        information: CoNLL-03 F1 88.0 against 86.0 on all-MiniLM-L6-v2). The
+        weights learn at the head's rate, whatever the mode.
     """
 
     prefix_length: int = 16
@@ -47,6 +52,7 @@ class PromptConfig:
     backbone_dropout: bool = False
     finetune_lr_scale: float = 1.0
     prompt_lr_scale: float = 1.0
+    layer_mix: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in PROMPT_MODES:
@@ -71,6 +77,8 @@ class PromptConfig:
             raise ValueError(
                 f"Unknown prompt init {self.init!r}: use one of {', '.join(PROMPT_INITS)}."
             )
+        if not isinstance(self.layer_mix, bool):
+            raise ValueError(f"layer_mix must be true or false, got {self.layer_mix!r}.")
         if not isinstance(self.backbone_dropout, bool):
             raise ValueError(f"backbone_dropout must be true or false, got {self.backbone_dropout!r}.")
         _check_lr_scale("finetune_lr_scale", self.finetune_lr_scale, self.mode, ("finetune",),

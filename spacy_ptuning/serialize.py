@@ -81,6 +81,6 @@ def adapter_from_bytes(model: Model, data: bytes, what: str = "component") -> Mo
                 except RuntimeError as err:
                     raise ArtifactMismatchError(
                         f"The saved prompts of {what} do not fit its config ({err}). "
-                        "Check prefix_length, mode and prefix_projection against the training config."
+                        "Check prefix_length, mode, prefix_projection and layer_mix against the training config."
                     ) from err
     return model

@@ -110,6 +110,9 @@ def test_a_partial_rerun_replaces_its_own_runs_only(tmp_path):
     new = [_run("p-tuning-v2", 0.75, [], 1)]
     merged, commands = benchmark._keep_other_runs(previous, "standard", 0, new, "conll")
     assert [(r["label"], r["dev_score"]) for r in merged] == [("sst2", 0.8), ("conll", 0.75)]
+    # runs stay in the setting's data set order, whichever was rerun last
+    again, _ = benchmark._keep_other_runs(previous, "standard", 0, [_run("p-tuning-v2", 0.9, [], 1, label="sst2")], "sst2")
+    assert [(r["label"], r["dev_score"]) for r in again] == [("sst2", 0.9), ("conll", 0.7)]
     assert commands == ["all", "conll"]
     assert benchmark._keep_other_runs(previous, "standard", 1, new, "x") == (new, ["x"])  # another seed
 
@@ -163,13 +166,15 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
             if "batch_size" in trial:
                 assert pairs["--batch-size"] == str(trial["batch_size"])
             assert "train_size" not in trial or data.sample  # only sampled data sets take their own size
-            if method == "full-fine-tuning":  # its epochs, batches and data change, never its rates
-                assert set(trial) <= {"name", "method", "epoch_factor", "batch_size", "train_size"}, trial
-                assert int(pairs["--epochs"]) == round(data.budget["epochs"] * trial["epoch_factor"])
+            assert set(trial.get("encoder", {})) <= known_encoder, trial
+            encoder_args = [args[i + 1] for i, arg in enumerate(args) if arg == "--encoder"]
+            assert encoder_args == [f"{k}={json.dumps(v)}" for k, v in settings.get("encoder", {}).items()]
+            if method == "full-fine-tuning":  # its epochs, batches, data and head change, never its rates
+                assert set(trial) <= {"name", "method", "epoch_factor", "batch_size", "train_size", "encoder"}, trial
+                assert int(pairs["--epochs"]) == round(data.budget["epochs"] * settings.get("epoch_factor", 1))
                 continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "batch_size",
                                   "train_size", "encoder"}, trial
-            assert set(trial.get("encoder", {})) <= known_encoder, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
 
 

@@ -212,3 +212,39 @@ def test_backbone_dropout_only_while_training_and_only_when_asked(backbone_dir, 
 def test_backbone_dropout_is_a_bool():
     with pytest.raises(ValueError, match="backbone_dropout must be true or false"):
         PromptConfig(backbone_dropout="yes")
+
+
+@pytest.mark.parametrize("mode", ["deep", "shallow", "none", "finetune"])
+def test_layer_mix_starts_as_the_mean_of_every_layer(backbone_dir, mode):
+    """layer_mix: the states are a softmax-weighted sum over the embeddings and every layer,
+    uniform before training; the mix weights get gradients in every mode."""
+    backbone = get_backbone(backbone_dir)
+    module = PromptedTransformer(PromptConfig(prefix_length=3, mode=mode, layer_mix=True), backbone)
+    module.initialize_from_backbone()
+    assert module.layer_weights.shape == (backbone.n_layers + 1,)
+    ids, mask, types = _inputs(backbone)
+    hidden = module(ids, mask, types, prompt_visible=False) if mode != "finetune" else module(ids, mask, types)
+    if mode in ("deep", "shallow", "none"):  # no visible prompts: the plain backbone's layers
+        states = backbone.model(input_ids=ids, attention_mask=mask, token_type_ids=types,
+                                output_hidden_states=True).hidden_states
+        real = mask.bool()
+        assert len(states) == backbone.n_layers + 1
+        torch.testing.assert_close(hidden[real], torch.stack(states).mean(0)[real], atol=1e-5, rtol=1e-5)
+    module(ids, mask, types).pow(2).sum().backward()
+    assert module.layer_weights.grad is not None and module.layer_weights.grad.abs().sum() > 0
+    assert all(p.grad is None for p in backbone.model.parameters())
+
+
+def test_layer_mix_is_the_only_trainable_part_of_a_linear_probe(bert_dir):
+    backbone = get_backbone(bert_dir)
+    probe = PromptedTransformer(PromptConfig(mode="none", layer_mix=True), backbone)
+    assert probe.is_trainable and [name for name, _ in probe.named_parameters()] == ["layer_weights"]
+    assert not PromptedTransformer(PromptConfig(mode="none"), backbone).is_trainable
+    deep = PromptedTransformer(PromptConfig(prefix_length=6, layer_mix=True), backbone)
+    n_layers, hidden = backbone.n_layers, backbone.hidden_size
+    assert sum(p.numel() for p in deep.parameters()) == 6 * 2 * n_layers * hidden + n_layers + 1
+
+
+def test_layer_mix_is_a_bool():
+    with pytest.raises(ValueError, match="layer_mix must be true or false, got 'yes'"):
+        PromptConfig(layer_mix="yes")

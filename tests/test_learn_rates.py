@@ -67,3 +67,15 @@ def test_scaled_optimizer_scales_the_step_of_the_named_owners_only():
     plain, _ = optimizer((8, "w"), weights.copy(), gradient.copy())
     numpy.testing.assert_allclose(scaled, 1.0 - 0.1 * 0.25 * 2.0)
     numpy.testing.assert_allclose(plain, 1.0 - 0.1 * 2.0)
+
+
+@pytest.mark.parametrize("mode,setting", [("finetune", "finetune_lr_scale"), ("deep", "prompt_lr_scale")])
+def test_layer_mix_learns_at_the_heads_rate(bert_dir, mode, setting):
+    """The layer mix belongs with the head: the encoder's share of the rate never applies to it."""
+    _, pipe, examples = _textcat(bert_dir, mode=mode, layer_mix=True, **{setting: 0.01})
+    pipe.update(examples)
+    recorder = Recorder()
+    pipe.finish_update(recorder)
+    mix = [scale for key, scale in recorder.scales.items() if key[1] == "layer_weights"]
+    encoder = [scale for key, scale in recorder.scales.items() if key[1].startswith(("finetuned.", "prefix."))]
+    assert mix == [1.0] and set(encoder) == {0.01}

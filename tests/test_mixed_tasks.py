@@ -161,6 +161,22 @@ def test_mixed_forward_matches_each_encoder_roberta(roberta_dir):
     )
 
 
+def test_mixed_forward_keeps_each_encoders_layer_mix(bert_dir):
+    """Rows of an encoder with layer_mix get its own mix of the shared pass's layers; the
+    other encoder's rows keep the last layer's states."""
+    textcat = blank()
+    config = {"model": {"encoder": encoder_cfg(bert_dir, prefix_length=3, init_std=1.0, layer_mix=True)}}
+    textcat.add_pipe("ptuning_textcat", config=config)
+    train(textcat, textcat_examples(textcat, sentiment_texts(8)), n_iter=3)
+    weights = get_torch_module(textcat.get_pipe("ptuning_textcat").model).layer_weights
+    assert weights.detach().std() > 0  # trained away from the uniform start
+    probe = ner_nlp(bert_dir, mode="none", window=32, stride=20)
+    probe.initialize(lambda: ner_examples(probe))
+    _check_mixed_forward(
+        find_encoder(textcat.get_pipe("ptuning_textcat").model), find_encoder(probe.get_pipe("ptuning_ner").model)
+    )
+
+
 def test_components_save_the_same_files_with_a_runner(components, tmp_path):
     plain = _pipeline(components, TASKS, mixed=False)
     mixed = _pipeline(components, TASKS, mixed=True, runner_config={"tasks": ["ptuning_textcat", "ptuning_qa"]})

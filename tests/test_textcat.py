@@ -150,6 +150,17 @@ def test_label_set_mismatch_on_load(bert_dir, tmp_path):
         spacy.load(tmp_path / "p")
 
 
+def test_layer_mix_round_trip(bert_dir, tmp_path):
+    """A trained layer mix is saved with the prompts and head, and refused by a config without it."""
+    nlp = _nlp(bert_dir, layer_mix=True)
+    train(nlp, textcat_examples(nlp, TRAIN), n_iter=5)
+    before = [nlp(t).cats for t, _ in TRAIN]
+    nlp.to_disk(tmp_path / "p")
+    assert [spacy.load(tmp_path / "p")(t).cats for t, _ in TRAIN] == before
+    with pytest.raises(ArtifactMismatchError, match="layer_mix"):
+        spacy.load(tmp_path / "p", config={"components": {"ptuning_textcat": {"model": {"encoder": {"layer_mix": False}}}}})
+
+
 def test_prompt_config_mismatch_on_load(bert_dir, tmp_path):
     nlp = _nlp(bert_dir)
     train(nlp, textcat_examples(nlp, TRAIN), n_iter=1)

@@ -85,7 +85,9 @@ def main(
     config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr, ft_head_lr, ft_backend)
     if method != "full-fine-tuning":
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
-        overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})
+    if encoder and config.parent.name == "finetune":
+        raise typer.BadParameter("--encoder settings need --ft-backend ptuning (our encoder in mode finetune)")
+    overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})
     n_train = train_limit or _count(task, train_path)
     # QA batches by padded tokens (configs/qa.cfg: spacy.batch_by_padded.v1), the others by docs
     batch = batch_size or (2000 if task == "qa" else 32)

@@ -31,36 +31,42 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "no prompt dropout", "encoder": {"prefix_dropout": 0.0}},
         {"name": "full fine-tuning 6 epochs", "method": "full-fine-tuning", "epoch_factor": 2},
         {"name": "batch 8", "batch_size": 8},  # 4x the optimizer steps at the same epochs
+        {"name": "layer mix", "encoder": {"layer_mix": True}},
     ],
     "conll": [
-        # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it; trials run against the
-        # earlier 2e-2 recipe say so in their name and settings
+        # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it, and reads a layer mix
+        # (configs/ner.cfg) since the "last layer" row lost to it; trials run against an earlier
+        # recipe say so in their name (the rate) and settings (the rate, layer_mix false)
         {"name": "base"},
-        {"name": "lr 2e-2", "lr": 0.02},
-        {"name": "1x epochs (lr 2e-2)", "epoch_factor": 1, "lr": 0.02},
-        {"name": "prefix 64 (lr 2e-2)", "prefix_length": 64, "lr": 0.02},
-        {"name": "init std 1 (lr 2e-2)", "lr": 0.02, "encoder": {"init_std": 1.0}},
-        {"name": "no prompt dropout (lr 2e-2)", "lr": 0.02, "encoder": {"prefix_dropout": 0.0}},
-        {"name": "first-piece pooling (lr 2e-2)", "lr": 0.02, "encoder": {"pooling": "first"}},
+        {"name": "last layer", "encoder": {"layer_mix": False}},
+        {"name": "head-only layer mix", "method": "head-only"},
+        {"name": "full fine-tuning layer mix", "method": "full-fine-tuning"},
+        {"name": "lr 2e-2", "lr": 0.02, "encoder": {"layer_mix": False}},
+        {"name": "1x epochs (lr 2e-2)", "epoch_factor": 1, "lr": 0.02, "encoder": {"layer_mix": False}},
+        {"name": "prefix 64 (lr 2e-2)", "prefix_length": 64, "lr": 0.02, "encoder": {"layer_mix": False}},
+        {"name": "init std 1 (lr 2e-2)", "lr": 0.02, "encoder": {"init_std": 1.0, "layer_mix": False}},
+        {"name": "no prompt dropout (lr 2e-2)", "lr": 0.02, "encoder": {"prefix_dropout": 0.0, "layer_mix": False}},
+        {"name": "first-piece pooling (lr 2e-2)", "lr": 0.02, "encoder": {"pooling": "first", "layer_mix": False}},
         {"name": "backbone dropout", "encoder": {"backbone_dropout": True}},
-        {"name": "full fine-tuning 9 epochs", "method": "full-fine-tuning", "epoch_factor": 3},
+        {"name": "full fine-tuning 9 epochs", "method": "full-fine-tuning", "epoch_factor": 3,
+         "encoder": {"layer_mix": False}},
         # prefix-tuning with one rate for the MLP and the head (prompt_lr_scale 1), then with the
         # MLP at a share of the head's rate; the shipped recipe is "MLP 5e-4 head 5e-2"
         {"name": "prefix-tuning one rate 1e-3", "method": "prefix-tuning", "lr": 0.001,
-         "encoder": {"prompt_lr_scale": 1.0}},
+         "encoder": {"prompt_lr_scale": 1.0, "layer_mix": False}},
         {"name": "prefix-tuning one rate 5e-5", "method": "prefix-tuning", "lr": 0.00005,
-         "encoder": {"prompt_lr_scale": 1.0}},
+         "encoder": {"prompt_lr_scale": 1.0, "layer_mix": False}},
         {"name": "prefix-tuning MLP 5e-5 head 5e-3", "method": "prefix-tuning", "lr": 0.005,
-         "encoder": {"prompt_lr_scale": 0.01}},
+         "encoder": {"prompt_lr_scale": 0.01, "layer_mix": False}},
         {"name": "prefix-tuning MLP 5e-5 head 5e-2", "method": "prefix-tuning", "lr": 0.05,
-         "encoder": {"prompt_lr_scale": 0.001}},
+         "encoder": {"prompt_lr_scale": 0.001, "layer_mix": False}},
         {"name": "prefix-tuning MLP 2e-4 head 5e-2", "method": "prefix-tuning", "lr": 0.05,
-         "encoder": {"prompt_lr_scale": 0.004}},
+         "encoder": {"prompt_lr_scale": 0.004, "layer_mix": False}},
         {"name": "prefix-tuning MLP 5e-4 head 5e-2", "method": "prefix-tuning", "lr": 0.05,
-         "encoder": {"prompt_lr_scale": 0.01}},
+         "encoder": {"prompt_lr_scale": 0.01, "layer_mix": False}},
         {"name": "prefix-tuning MLP 1e-3 head 5e-2", "method": "prefix-tuning", "lr": 0.05,
          "encoder": {"prompt_lr_scale": 0.02}},
-        {"name": "batch 4", "batch_size": 4},  # 4x the optimizer steps at the same epochs
+        {"name": "batch 4", "batch_size": 4, "encoder": {"layer_mix": False}},  # 4x the optimizer steps at the same epochs
     ],
     "squad1": [
         # the shipped recipe is lr 1e-1 at 9 epochs since "lr 1e-1 (6 epochs)" beat the earlier
@@ -90,6 +96,7 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "1600 questions 3 epochs", "train_size": 1600, "epoch_factor": 1},
         {"name": "full fine-tuning 1600 questions 3 epochs", "method": "full-fine-tuning",
          "train_size": 1600, "epoch_factor": 1},
+        {"name": "layer mix", "encoder": {"layer_mix": True}},
     ],
 }
 

@@ -124,8 +124,9 @@ def run_args(
         budget["batch_size"] = settings.pop("batch_size")
     args += [a for k, v in budget.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     if method == "full-fine-tuning":
-        return args + ["--ft-lr", str(data.ft_lr), "--ft-head-lr", str(data.ft_head_lr)]
-    args += ["--lr", str(settings.pop("lr")), "--prefix-length", str(settings.pop("prefix_length"))]
+        args += ["--ft-lr", str(data.ft_lr), "--ft-head-lr", str(data.ft_head_lr)]
+    else:
+        args += ["--lr", str(settings.pop("lr")), "--prefix-length", str(settings.pop("prefix_length"))]
     for key, value in settings.pop("encoder", {}).items():
         args += ["--encoder", f"{key}={json.dumps(value)}"]
     return args
@@ -211,7 +212,8 @@ def main(
 def _keep_other_runs(previous: Path, setting: str, seed: int, records: List[dict], command: str) -> tuple:
     """A partial run (--datasets/--methods) replaces its own runs in an earlier benchmark.json of the
     same setting and seed and keeps the rest, so one data set can be rerun without the others.
-    Returns the runs and the commands that made them, in order."""
+    Returns the runs, in the setting's data set order and METHODS' order, and the commands that
+    made them, in order."""
     if not previous.exists():
         return records, [command]
     before = json.loads(previous.read_text(encoding="utf8"))
@@ -220,7 +222,9 @@ def _keep_other_runs(previous: Path, setting: str, seed: int, records: List[dict
     new = {(r.get("label", r["task"]), r["method"]) for r in records}
     kept = [r for r in before["runs"] if (r.get("label", r["task"]), r["method"]) not in new]
     commands = before.get("commands", [before["command"]] if before.get("command") else [])
-    return kept + records, (commands + [command]) if kept else [command]
+    order = {key: i for i, key in enumerate((name, method) for name in SETTINGS[setting] for method in METHODS)}
+    runs = sorted(kept + records, key=lambda r: order.get((r.get("label", r["task"]), r["method"]), len(order)))
+    return runs, (commands + [command]) if kept else [command]
 
 
 def _cpus() -> int:

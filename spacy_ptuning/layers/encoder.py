@@ -107,7 +107,7 @@ def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Transformer
         return given, lambda d_hidden: []
     module = encoder_module(model)
     batch = model.attrs["build_batch"](module.backbone, docs)
-    trainable = module.prefix is not None or module.finetuned is not None
+    trainable = module.is_trainable
     step = model.attrs["max_windows"]
     arrays = (batch.input_ids, batch.attention_mask, batch.token_type_ids)
     n_windows, seq_len = batch.input_ids.shape

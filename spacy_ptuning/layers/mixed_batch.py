@@ -59,7 +59,7 @@ def mixed_forward(tasks: Sequence[Task], min_fill: float = 0.0) -> List[Transfor
     backbone.to(device)
     with torch.no_grad():
         for chunk in _chunks(rows, cap, min_fill):
-            states = torch2xp(_forward_rows(modules[0], batches, prompts, chunk, device), ops=tasks[0][0].ops)
+            states = torch2xp(_forward_rows(modules, batches, prompts, chunk, device), ops=tasks[0][0].ops)
             for j, (length, t, r) in enumerate(chunk):
                 hidden[t][r, :length] = states[j, :length]
     return [TransformerOutput(batch=batch, hidden=h) for batch, h in zip(batches, hidden)]
@@ -85,10 +85,12 @@ def _prompt_key_values(module: PromptedTransformer) -> Optional[Tuple[Tuple[torc
 
 
 def _forward_rows(
-    module: PromptedTransformer, batches: Sequence, prompts: Sequence,
+    modules: Sequence[PromptedTransformer], batches: Sequence, prompts: Sequence,
     chunk: Sequence[Tuple[int, int, int]], device: torch.device,
 ) -> torch.Tensor:
-    """One backbone pass over the rows (length, task, row) of a chunk, each with its task's prompts."""
+    """One backbone pass over the rows (length, task, row) of a chunk, each with its task's
+    prompts, and its task's layer mix if it has one."""
+    module = modules[0]
     length = max(chunk[0][0], 1)
 
     def stack(field: str, pad: int = 0) -> torch.Tensor:
@@ -108,10 +110,11 @@ def _forward_rows(
         attention_mask=attention_mask,
         token_type_ids=token_type_ids,
         position_ids=module.position_ids(input_ids, attention_mask),
+        output_hidden_states=any(m.layer_weights is not None for m in modules),
     )
     n_prompts = max((kv[0][0].shape[2] for kv in prompts if kv is not None), default=0)
     if n_prompts == 0:
-        return module.backbone.model(**inputs).last_hidden_state
+        return _task_states(modules, module.backbone.model(**inputs), chunk)
     n_layers = len(next(kv for kv in prompts if kv is not None))
     template = next(kv for kv in prompts if kv is not None)[0][0]
     shape = (len(chunk), template.shape[1], n_prompts, template.shape[3])
@@ -129,4 +132,16 @@ def _forward_rows(
             keys[layer][index, :, :size] = key[0]
             values[layer][index, :, :size] = value[0]
     with prompts_active(list(zip(keys, values)), visible=True, prompt_mask=prompt_mask):
-        return module.backbone.model(**inputs).last_hidden_state
+        return _task_states(modules, module.backbone.model(**inputs), chunk)
+
+
+def _task_states(modules: Sequence[PromptedTransformer], output, chunk: Sequence[Tuple[int, int, int]]) -> torch.Tensor:
+    """The states each row's own component reads: the last layer's, or its own layer mix."""
+    hidden = output.last_hidden_state
+    for t, module in enumerate(modules):
+        rows = [j for j, (_, task, _) in enumerate(chunk) if task == t]
+        if module.layer_weights is not None and rows:
+            index = torch.as_tensor(rows, device=hidden.device)
+            hidden = hidden.clone() if hidden is output.last_hidden_state else hidden
+            hidden[index] = module.mix([states[index] for states in output.hidden_states])
+    return hidden

@@ -13,17 +13,22 @@ from thinc.api import Model, Optimizer
 from ..layers.encoder import encoder_module, find_encoder
 
 
+# encoder parameters that belong with the head and learn at its (the full) rate: the layer mix
+HEAD_RATE_PARAMS = ("layer_weights",)
+
+
 class ScaledOptimizer:
     """Calls an optimizer with the learning rate scaled for the parameters of some shims or
-    nodes, keyed by their id (thinc's parameter keys are (owner id, name)); the state
-    (moments, step counts, averages) stays in the wrapped optimizer."""
+    nodes, keyed by their id (thinc's parameter keys are (owner id, name)), except the
+    parameters named in HEAD_RATE_PARAMS; the state (moments, step counts, averages) stays
+    in the wrapped optimizer."""
 
     def __init__(self, optimizer: Optimizer, scales: Dict[int, float]) -> None:
         self.optimizer = optimizer
         self.scales = scales
 
     def __call__(self, key: Tuple[int, str], weights, gradient, *, lr_scale: float = 1.0):
-        scale = self.scales.get(key[0], 1.0)
+        scale = 1.0 if key[1] in HEAD_RATE_PARAMS else self.scales.get(key[0], 1.0)
         return self.optimizer(key, weights, gradient, lr_scale=lr_scale * scale)
 
 
