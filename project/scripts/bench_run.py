@@ -85,7 +85,7 @@ def main(
     config, overrides, rate = _config_and_overrides(task, method, backbone, lr, ft_lr, ft_head_lr, ft_backend)
     if method != "full-fine-tuning":
         overrides[f"components.{COMPONENT[task]}.model.encoder.prefix_length"] = prefix_length
-    if encoder and config.parent.name == "finetune":
+    if encoder and config.parent == CONFIGS / "finetune":  # spacy-transformers' component: no such settings
         raise typer.BadParameter("--encoder settings need --ft-backend ptuning (our encoder in mode finetune)")
     overrides.update({f"components.{COMPONENT[task]}.model.encoder.{k}": v for k, v in _settings(encoder)})
     n_train = train_limit or _count(task, train_path)

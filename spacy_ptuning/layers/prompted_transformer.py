@@ -42,7 +42,7 @@ class PromptedTransformer(nn.Module):
     @property
     def is_trainable(self) -> bool:
         """Whether training updates anything here (prompts, layer weights or a backbone copy)."""
-        return any(True for _ in self.parameters())
+        return any(p.requires_grad for p in self.parameters())
 
     def initialize_from_backbone(self) -> None:
         """What needs the backbone's weights before training (the component's initialize):
