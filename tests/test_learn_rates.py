@@ -62,7 +62,7 @@ def _recorded_scales(pipe, examples, part):
 def test_scaled_optimizer_scales_the_step_of_the_named_owners_only():
     weights = numpy.ones((3,), dtype="f")
     gradient = numpy.full((3,), 2.0, dtype="f")
-    optimizer = ScaledOptimizer(SGD(0.1, L2=0.0, grad_clip=0.0), {7: 0.25})
+    optimizer = ScaledOptimizer(SGD(0.1, L2=0.0, grad_clip=0.0), {(7, "w"): 0.25})
     scaled, _ = optimizer((7, "w"), weights.copy(), gradient.copy())
     plain, _ = optimizer((8, "w"), weights.copy(), gradient.copy())
     numpy.testing.assert_allclose(scaled, 1.0 - 0.1 * 0.25 * 2.0)

@@ -219,12 +219,17 @@ def _keep_other_runs(previous: Path, setting: str, seed: int, records: List[dict
     before = json.loads(previous.read_text(encoding="utf8"))
     if (before.get("setting"), before.get("seed")) != (setting, seed):
         return records, [command]
-    new = {(r.get("label", r["task"]), r["method"]) for r in records}
-    kept = [r for r in before["runs"] if (r.get("label", r["task"]), r["method"]) not in new]
+    new = {_run_key(r) for r in records}
+    kept = [r for r in before["runs"] if _run_key(r) not in new]
     commands = before.get("commands", [before["command"]] if before.get("command") else [])
     order = {key: i for i, key in enumerate((name, method) for name in SETTINGS[setting] for method in METHODS)}
-    runs = sorted(kept + records, key=lambda r: order.get((r.get("label", r["task"]), r["method"]), len(order)))
+    runs = sorted(kept + records, key=lambda r: order.get(_run_key(r), len(order)))
     return runs, (commands + [command]) if kept else [command]
+
+
+def _run_key(run: dict) -> tuple:
+    """(data set, method) of a run record."""
+    return run.get("label", run["task"]), run["method"]
 
 
 def _cpus() -> int:

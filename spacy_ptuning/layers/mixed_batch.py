@@ -137,11 +137,12 @@ def _forward_rows(
 
 def _task_states(modules: Sequence[PromptedTransformer], output, chunk: Sequence[Tuple[int, int, int]]) -> torch.Tensor:
     """The states each row's own component reads: the last layer's, or its own layer mix."""
+    # this pass's own tensor (no gradients), filled in place; it may be hidden_states[-1] itself,
+    # but each row belongs to one task, so no task's mix reads a row another task replaced
     hidden = output.last_hidden_state
     for t, module in enumerate(modules):
-        rows = [j for j, (_, task, _) in enumerate(chunk) if task == t]
-        if module.layer_weights is not None and rows:
+        rows = [j for j, (_, task, _) in enumerate(chunk) if task == t] if module.layer_weights is not None else []
+        if rows:
             index = torch.as_tensor(rows, device=hidden.device)
-            hidden = hidden.clone() if hidden is output.last_hidden_state else hidden
             hidden[index] = module.mix([states[index] for states in output.hidden_states])
     return hidden

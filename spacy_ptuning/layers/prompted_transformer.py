@@ -1,5 +1,5 @@
 """The frozen backbone run with one component's prompts (torch)."""
-from typing import Sequence
+from typing import List, Sequence
 
 import torch
 from torch import nn
@@ -43,6 +43,12 @@ class PromptedTransformer(nn.Module):
     def is_trainable(self) -> bool:
         """Whether training updates anything here (prompts, layer weights or a backbone copy)."""
         return any(p.requires_grad for p in self.parameters())
+
+    def encoder_parameter_names(self) -> List[str]:
+        """Names (as in named_parameters) of the prompts and any projection MLP, or of the
+        backbone copy: what learns at cfg.encoder_lr_scale; the layer mix learns with the head."""
+        return [f"{part}.{name}" for part in ("prefix", "finetuned") if getattr(self, part) is not None
+                for name, _ in getattr(self, part).named_parameters()]
 
     def initialize_from_backbone(self) -> None:
         """What needs the backbone's weights before training (the component's initialize):

@@ -13,33 +13,35 @@ from thinc.api import Model, Optimizer
 from ..layers.encoder import encoder_module, find_encoder
 
 
-# encoder parameters that belong with the head and learn at its (the full) rate: the layer mix
-HEAD_RATE_PARAMS = ("layer_weights",)
+ParamKey = Tuple[int, str]  # thinc's parameter keys: (owner id, name)
 
 
 class ScaledOptimizer:
-    """Calls an optimizer with the learning rate scaled for the parameters of some shims or
-    nodes, keyed by their id (thinc's parameter keys are (owner id, name)), except the
-    parameters named in HEAD_RATE_PARAMS; the state (moments, step counts, averages) stays
-    in the wrapped optimizer."""
+    """Calls an optimizer with the learning rate scaled for some parameters, keyed by their
+    thinc parameter key (owner id, name); the state (moments, step counts, averages) stays in
+    the wrapped optimizer."""
 
-    def __init__(self, optimizer: Optimizer, scales: Dict[int, float]) -> None:
+    def __init__(self, optimizer: Optimizer, scales: Dict[ParamKey, float]) -> None:
         self.optimizer = optimizer
         self.scales = scales
 
-    def __call__(self, key: Tuple[int, str], weights, gradient, *, lr_scale: float = 1.0):
-        scale = 1.0 if key[1] in HEAD_RATE_PARAMS else self.scales.get(key[0], 1.0)
-        return self.optimizer(key, weights, gradient, lr_scale=lr_scale * scale)
+    def __call__(self, key: ParamKey, weights, gradient, *, lr_scale: float = 1.0):
+        return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scales.get(key, 1.0))
 
 
-def encoder_lr_scales(model: Model) -> Dict[int, float]:
-    """{shim id: scale} for the encoder's trainable parameters (backbone copy or prompts) when
-    their share of the rate (PromptConfig.encoder_lr_scale) is not 1."""
+def encoder_lr_scales(model: Model) -> Dict[ParamKey, float]:
+    """{parameter key: scale} for the encoder's own trainable parameters (backbone copy or
+    prompts, PromptedTransformer.encoder_parameter_names; not a layer mix, which learns with
+    the head) when their share of the rate (PromptConfig.encoder_lr_scale) is not 1."""
     encoder = find_encoder(model)
-    scale = encoder_module(encoder).cfg.encoder_lr_scale if encoder is not None else 1.0
+    if encoder is None:
+        return {}
+    module = encoder_module(encoder)
+    scale = module.cfg.encoder_lr_scale
     if scale == 1.0:
         return {}
-    return {shim.id: scale for node in encoder.walk() for shim in node.shims}
+    shim = encoder.layers[0].shims[0]  # the PyTorchShim around the module (encoder_module)
+    return {(shim.id, name): scale for name in module.encoder_parameter_names()}
 
 
 class EncoderRatesMixin:
