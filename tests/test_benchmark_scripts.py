@@ -108,13 +108,16 @@ def test_a_partial_rerun_replaces_its_own_runs_only(tmp_path):
     old = [_run("p-tuning-v2", 0.7, [], 1), _run("p-tuning-v2", 0.8, [], 1, label="sst2")]
     previous.write_text(json.dumps({"setting": "standard", "seed": 0, "runs": old, "command": "all"}))
     new = [_run("p-tuning-v2", 0.75, [], 1)]
-    merged, commands = benchmark._keep_other_runs(previous, "standard", 0, new, "conll")
+    before = benchmark._read_summary(previous)
+    assert benchmark._read_summary(tmp_path / "none.json") is None
+    merged, commands = benchmark._keep_other_runs(before, "standard", 0, new, "conll")
     assert [(r["label"], r["dev_score"]) for r in merged] == [("sst2", 0.8), ("conll", 0.75)]
     # runs stay in the setting's data set order, whichever was rerun last
-    again, _ = benchmark._keep_other_runs(previous, "standard", 0, [_run("p-tuning-v2", 0.9, [], 1, label="sst2")], "sst2")
+    again, _ = benchmark._keep_other_runs(before, "standard", 0, [_run("p-tuning-v2", 0.9, [], 1, label="sst2")], "sst2")
     assert [(r["label"], r["dev_score"]) for r in again] == [("sst2", 0.9), ("conll", 0.7)]
     assert commands == ["all", "conll"]
-    assert benchmark._keep_other_runs(previous, "standard", 1, new, "x") == (new, ["x"])  # another seed
+    assert benchmark._keep_other_runs(before, "standard", 1, new, "x") == (new, ["x"])  # another seed
+    assert benchmark._keep_other_runs(None, "standard", 0, new, "x") == (new, ["x"])  # none before
 
 
 def test_squad2_rows_at_the_no_answer_baseline_are_flagged():

@@ -15,7 +15,7 @@ from sst2_to_spacy import main as sst2_to_spacy
 
 
 def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
-    """Write `n` questions of `source` (seeded, across articles) as a SQuAD file `target`."""
+    """Write `n` questions of `source` (seeded, across articles; 0: all) as a SQuAD file `target`."""
     data = json.loads(source.read_text(encoding="utf8"))
     found = [
         (a, p, q)
@@ -26,7 +26,7 @@ def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only:
     ]
     if n > len(found):
         raise SystemExit(f"{source}: asked for {n} questions, it has {len(found)}")
-    keep = sorted(random.Random(seed).sample(found, n))
+    keep = sorted(random.Random(seed).sample(found, n)) if n else found
     articles: Dict[int, Dict[int, list]] = {}
     for a, p, q in keep:
         articles.setdefault(a, {}).setdefault(p, []).append(q)
@@ -46,6 +46,6 @@ def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only:
 
 
 def sst2_sample(source: Path, target: Path, n: int, seed: int) -> Path:
-    """Write a seeded sample of `n` rows of an SST-2 TSV as a .spacy file `target`."""
-    sst2_to_spacy(source, target, limit=n, seed=seed, lang="en")
+    """Write a seeded sample of `n` rows (0: all) of an SST-2 TSV as a .spacy file `target`."""
+    sst2_to_spacy(source, target, limit=n or None, seed=seed, lang="en")
     return target

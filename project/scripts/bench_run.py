@@ -72,7 +72,9 @@ def main(
                                    "spacy-transformers' transformer component (one rate, --ft-lr, for both)."),
     score: str = typer.Option("", help="The dev score reported (default: the task's own, e.g. qa_f1)."),
     train_limit: int = 0, dev_limit: int = 0, epochs: int = 1, eval_frequency: int = 50,
-    batch_size: int = 0, lr: float = 0.01, ft_lr: float = 5e-5, ft_head_lr: float = 1e-2, prefix_length: int = 16,
+    batch_size: int = 0, patience: Optional[int] = typer.Option(None, help="Steps without a better dev score before "
+                                                                "training stops; 0: never (default: the config's)."),
+    lr: float = 0.01, ft_lr: float = 5e-5, ft_head_lr: float = 1e-2, prefix_length: int = 16,
     encoder: Optional[List[str]] = typer.Option(None, help="Encoder setting KEY=VALUE (JSON value), e.g. backbone_dropout=true; repeatable."),
 ) -> None:
     if method not in METHODS or task not in COMPONENT:
@@ -97,6 +99,7 @@ def main(
         "corpora.train.limit": train_limit, "corpora.dev.limit": dev_limit,
         "training.max_epochs": epochs, "training.eval_frequency": eval_frequency,
         "training.batcher.size": batch,
+        **({"training.patience": patience} if patience is not None else {}),
         "training.optimizer.learn_rate.initial_rate": rate,
         "training.logger.output_file": str(run_dir / "log.jsonl"),
     })

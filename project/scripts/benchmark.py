@@ -9,16 +9,21 @@ Settings:
 - standard: seeded subsets of the shared data (--shared-data) sized so that full fine-tuning
   converges on 2 CPU cores in about 90 minutes for all 20 runs: SST-2, CoNLL-2003, SQuAD v1.1
   (answerable questions) and SQuAD v2.0; each method with its recipe from RECIPES.
-- full: the whole shared data sets with budgets meant for a GPU.
+- full: the same four data sets whole (sample size 0: every example), the standard setting's
+  recipes and epochs, trained to the end (no early stop), meant for a GPU; --jobs runs several
+  at once on one device.
 
 A run of some data sets or methods only (--datasets, --methods) replaces those runs in an
 existing benchmark.json of the same setting and seed and keeps the others.
 """
 import json
+import os
 import platform
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -43,7 +48,7 @@ class BenchData:
     score: str = ""
     ft_lr: float = 5e-5  # full fine-tuning: the backbone's rate
     ft_head_lr: float = 1e-2  # and the head's (bench_run --ft-head-lr)
-    sample: Dict[str, int] = field(default_factory=dict)  # standard: sizes of the written subsets
+    sample: Dict[str, int] = field(default_factory=dict)  # sizes of the written subsets (0: all)
 
 
 SETTINGS: Dict[str, Dict[str, BenchData]] = {
@@ -70,11 +75,17 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
                             sample={"train": 400, "dev": 150}),
     },
     "full": {
-        "textcat": BenchData("textcat", "corpus/textcat/train.spacy", "corpus/textcat/dev.spacy",
-                             {"epochs": 3, "eval_frequency": 500}),
-        "ner": BenchData("ner", "{ner_data}/train.txt", "{ner_data}/dev.txt", {"epochs": 5, "eval_frequency": 400}),
-        "qa": BenchData("qa", "{qa_data}/train-v2.0.json", "{qa_data}/dev-v2.0.json",
-                        {"epochs": 5, "eval_frequency": 400}, ft_lr=1e-4),
+        "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",
+                          {"epochs": 3, "eval_frequency": 400, "patience": 0}, score="accuracy", ft_lr=1e-4,
+                          sample={"train": 0, "dev": 0}),
+        "conll": BenchData("ner", "{data}/conll2003/train.txt", "{data}/conll2003/dev.txt",
+                           {"epochs": 3, "eval_frequency": 300, "batch_size": 16, "patience": 0}, ft_lr=1e-4),
+        "squad1": BenchData("qa", "{data}/squad/train-v1.1.json", "{data}/squad/dev-v2.0.json",
+                            {"epochs": 3, "eval_frequency": 150, "patience": 0}, score="qa_forced_f1", ft_lr=1e-4,
+                            sample={"train": 0, "dev": 0}),
+        "squad2": BenchData("qa", "{data}/squad/train-v2.0.json", "{data}/squad/dev-v2.0.json",
+                            {"epochs": 3, "eval_frequency": 250, "patience": 0}, score="qa_f1", ft_lr=1e-4,
+                            sample={"train": 0, "dev": 0}),
     },
 }
 # Per method and component task, its recipe (bench_run options): for the prompt methods the
@@ -147,15 +158,16 @@ def prepare(setting: str, output: Path, seed: int, shared_data: str, ner_data: s
 
 
 def draw_sample(data: BenchData, source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
-    """A seeded sample of n examples of a sampled data set (SST-2 or SQuAD), written to target
-    plus the format's suffix."""
+    """A seeded sample of n examples (0: all of them) of a sampled data set (SST-2 or SQuAD),
+    written to target plus the format's suffix."""
     if data.task == "textcat":
         return sst2_sample(source, target.with_suffix(".spacy"), n, seed)
     return squad_sample(source, target.with_suffix(".json"), n, seed, answerable_only=answerable_only)
 
 
-def _python(*args: str) -> str:
-    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=HERE.parent)
+def _python(*args: str, env: Optional[Dict[str, str]] = None) -> str:
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=HERE.parent,
+                         env={**os.environ, **(env or {})})
     if out.returncode:
         sys.stderr.write(out.stdout[-3000:] + out.stderr[-5000:])
         raise SystemExit(f"failed: {' '.join(args[:3])} (exit {out.returncode})")
@@ -168,9 +180,13 @@ def main(
     shared_data: str = "../../shared/data",
     datasets: str = typer.Option("", help="Comma-separated data sets of the setting (default: all)."),
     methods: str = ",".join(METHODS),
+    jobs: int = typer.Option(1, help="Runs at a time (a GPU has room for several); with more than one, runs "
+                             "start method by method in --methods order, and each gets its share of the CPU cores."),
 ) -> None:
     if setting not in SETTINGS:
         raise typer.BadParameter(f"setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
+    if jobs < 1:
+        raise typer.BadParameter(f"--jobs must be at least 1, got {jobs}")
     names = datasets.split(",") if datasets else list(SETTINGS[setting])
     unknown = [n for n in names if n not in SETTINGS[setting]] + [m for m in methods.split(",") if m not in METHODS]
     if unknown:
@@ -180,44 +196,76 @@ def main(
     started = time.time()
     paths = prepare(setting, output, seed, shared_data, ner_data, qa_data)
     common = ["--backbone", backbone, "--gpu-id", str(gpu_id), "--seed", str(seed)]
-    records = []
-    for name in names:
-        data = SETTINGS[setting][name]
-        for method in methods.split(","):
-            result = output / "runs" / f"{name}-{method}.json"
-            print(f"[{time.time() - started:6.0f}s] {name} / {method}", flush=True)
-            args = run_args(data, method, *paths[name], result, common + ["--label", name])
-            run_started = time.time()
-            print(_python(*args).strip().splitlines()[-1], flush=True)
-            record = json.loads(result.read_text(encoding="utf8"))
-            record["run_wall_seconds"] = time.time() - run_started  # the whole process: training, scoring, timing
-            record["date"] = time.strftime("%Y-%m-%d")
-            records.append(record)
-            result.write_text(json.dumps(record, indent=2), encoding="utf8")
-    memory = _multitask_memory(output, names, backbone) if setting != "standard" else {}
+    # one at a time: data set by data set; several: method by method, so the first wave holds
+    # every data set's first method (e.g. P-tuning v2 and full fine-tuning side by side)
+    plan = ([(n, m) for n in names for m in methods.split(",")] if jobs == 1
+            else [(n, m) for m in methods.split(",") for n in names])
+    env = {"OMP_NUM_THREADS": str(max(1, _cpus() // jobs))} if jobs > 1 else {}
     command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
-    records, commands = _keep_other_runs(output / "benchmark.json", setting, seed, records, command)
+    before = _read_summary(output / "benchmark.json")
+    records: List[dict] = []
+    lock = threading.Lock()
+
+    def one(name: str, method: str) -> None:
+        result = output / "runs" / f"{name}-{method}.json"
+        print(f"[{time.time() - started:6.0f}s] {name} / {method}", flush=True)
+        args = run_args(SETTINGS[setting][name], method, *paths[name], result, common + ["--label", name])
+        run_started = time.time()
+        print(_python(*args, env=env).strip().splitlines()[-1], flush=True)
+        record = json.loads(result.read_text(encoding="utf8"))
+        record["run_wall_seconds"] = time.time() - run_started  # the whole process: training, scoring, timing
+        record["date"] = time.strftime("%Y-%m-%d")
+        record["runs_at_a_time"] = jobs
+        result.write_text(json.dumps(record, indent=2), encoding="utf8")
+        with lock:  # benchmark.json after every run, so an interrupted benchmark keeps what finished
+            records.append(record)
+            _write_summary(output, setting, seed, backbone, gpu_id, before, records, command, started, jobs)
+
+    failed = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(one, *run): run for run in plan}
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except SystemExit as error:  # one failed run does not stop the others
+                failed.append(f"{'/'.join(futures[future])}: {error}")
+    memory = _multitask_memory(output, names, backbone) if setting == "quick" else {}
+    summary = _write_summary(output, setting, seed, backbone, gpu_id, before, records, command, started, jobs, memory)
+    print(f"wrote {output / 'benchmark.json'} in {summary['wall_seconds']:.0f}s")
+    if failed:
+        raise SystemExit("runs that failed: " + "; ".join(failed))
+
+
+def _write_summary(
+    output: Path, setting: str, seed: int, backbone: str, gpu_id: int, before: Optional[dict], records: List[dict],
+    command: str, started: float, jobs: int, memory: Optional[dict] = None,
+) -> dict:
+    """benchmark.json: this benchmark's runs so far, merged with an earlier one's (_keep_other_runs)."""
+    runs, commands = _keep_other_runs(before, setting, seed, list(records), command)
     summary = {
         "setting": setting, "seed": seed, "backbone": backbone, "gpu_id": gpu_id, "commands": commands,
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPU cores" + (", GPU" if gpu_id >= 0 else ""),
-        "wall_seconds": (sum(r["run_wall_seconds"] for r in records) if all("run_wall_seconds" in r for r in records)
+        "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPU cores" + (f", {_gpu_name()}" if gpu_id >= 0 else "")
+        + (f", {jobs} runs at a time" if jobs > 1 else ""),
+        "wall_seconds": (sum(r["run_wall_seconds"] for r in runs) if all("run_wall_seconds" in r for r in runs)
                          else time.time() - started),
-        "runs": records, "multitask": memory,
+        "runs": runs, "multitask": memory or {},
     }
     (output / "benchmark.json").write_text(json.dumps(summary, indent=2), encoding="utf8")
-    print(f"wrote {output / 'benchmark.json'} in {summary['wall_seconds']:.0f}s")
+    return summary
 
 
-def _keep_other_runs(previous: Path, setting: str, seed: int, records: List[dict], command: str) -> tuple:
-    """A partial run (--datasets/--methods) replaces its own runs in an earlier benchmark.json of the
-    same setting and seed and keeps the rest, so one data set can be rerun without the others.
-    Returns the runs, in the setting's data set order and METHODS' order, and the commands that
-    made them, in order."""
-    if not previous.exists():
-        return records, [command]
-    before = json.loads(previous.read_text(encoding="utf8"))
-    if (before.get("setting"), before.get("seed")) != (setting, seed):
+def _read_summary(path: Path) -> Optional[dict]:
+    """An earlier benchmark.json, or None."""
+    return json.loads(path.read_text(encoding="utf8")) if path.exists() else None
+
+
+def _keep_other_runs(before: Optional[dict], setting: str, seed: int, records: List[dict], command: str) -> tuple:
+    """A partial run (--datasets/--methods) replaces its own runs in an earlier benchmark.json
+    (`before`, as read when it started) of the same setting and seed and keeps the rest, so one
+    data set can be rerun without the others. Returns the runs, in the setting's data set order
+    and METHODS' order, and the commands that made them, in order."""
+    if before is None or (before.get("setting"), before.get("seed")) != (setting, seed):
         return records, [command]
     new = {_run_key(r) for r in records}
     kept = [r for r in before["runs"] if _run_key(r) not in new]
@@ -233,9 +281,16 @@ def _run_key(run: dict) -> tuple:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
+
+
+def _gpu_name() -> str:
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "GPU"
+    except ImportError:
+        return "GPU"
 
 
 def _dir_mb(path: Path) -> float:
