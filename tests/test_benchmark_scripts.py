@@ -118,6 +118,12 @@ def test_a_partial_rerun_replaces_its_own_runs_only(tmp_path):
     assert commands == ["all", "conll"]
     assert benchmark._keep_other_runs(before, "standard", 1, new, "x") == (new, ["x"])  # another seed
     assert benchmark._keep_other_runs(None, "standard", 0, new, "x") == (new, ["x"])  # none before
+    # runs finished out of order (several at a time) are listed in the setting's order
+    done = [_run("full-fine-tuning", 0.9, [], 1, label="sst2"), _run("p-tuning-v2", 0.8, [], 1),
+            _run("p-tuning-v2", 0.85, [], 1, label="sst2")]
+    ordered, _ = benchmark._keep_other_runs(None, "standard", 0, done, "x")
+    assert [(r["label"], r["method"]) for r in ordered] == [
+        ("sst2", "p-tuning-v2"), ("sst2", "full-fine-tuning"), ("conll", "p-tuning-v2")]
 
 
 def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
@@ -177,7 +183,10 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
                 assert int(pairs["--epochs"]) == round(data.budget["epochs"] * settings.get("epoch_factor", 1))
                 continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "batch_size",
-                                  "train_size", "encoder"}, trial
+                                  "train_size", "encoder", "model"}, trial
+            model_args = [args[i + 1] for i, arg in enumerate(args) if arg == "--model"]
+            assert model_args == [f"{k}={json.dumps(v)}" for k, v in settings.get("model", {}).items()]
+            assert set(trial.get("model", {})) <= {"@architectures", "null_pooling", "dropout"}, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
 
 

@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 # benchmark.RECIPES as shipped ("base" is P-tuning v2's shipped recipe itself; a trial with
 # "method" tries another method's recipe: another prompt method, or full fine-tuning at more
 # epochs to check that the baseline has converged). Besides RECIPES' keys a trial may set
-# batch_size (replaces the data set's) and train_size (its own larger training sample).
+# batch_size (replaces the data set's), train_size (its own larger training sample) and model
+# (settings of the component's model, e.g. its head's architecture).
 TRIALS: Dict[str, List[Dict]] = {
     "sst2": [
         {"name": "base"},
@@ -97,6 +98,17 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "full fine-tuning 1600 questions 3 epochs", "method": "full-fine-tuning",
          "train_size": 1600, "epoch_factor": 1},
         {"name": "layer mix", "encoder": {"layer_mix": True}},
+    ],
+    "squad2": [
+        # on the full data (GPU) P-tuning v2 with SpanExtractor.v1 answered nothing: "no answer"
+        # scored by the start/end projection over [CLS] shares it with the tokens, which a
+        # frozen backbone cannot serve both; v2 gives "no answer" its own classifier
+        {"name": "base"},
+        {"name": "null classifier cls", "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2",
+                                                  "null_pooling": "cls"}},
+        {"name": "null classifier mean", "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2",
+                                                   "null_pooling": "mean"}},
+        {"name": "lr 3e-2", "lr": 0.03},
     ],
 }
 

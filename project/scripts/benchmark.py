@@ -89,7 +89,8 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
     },
 }
 # Per method and component task, its recipe (bench_run options): for the prompt methods the
-# learning rate, prompt length and encoder settings; for every method epoch_factor, its epochs
+# learning rate, prompt length and encoder settings; for any method "model", settings of the
+# component's model (its head); for every method epoch_factor, its epochs
 # as a multiple of the data set's. The P-tuning v2 rows are the winners of scripts/bench_search.py.
 # Prefix-tuning's MLP learns at 5e-4 (prompt_lr_scale) while its head learns at P-tuning v2's
 # rate: with one rate for both it collapsed on CoNLL at every rate from 2e-2 down to 5e-5 (the
@@ -138,8 +139,9 @@ def run_args(
         args += ["--ft-lr", str(data.ft_lr), "--ft-head-lr", str(data.ft_head_lr)]
     else:
         args += ["--lr", str(settings.pop("lr")), "--prefix-length", str(settings.pop("prefix_length"))]
-    for key, value in settings.pop("encoder", {}).items():
-        args += ["--encoder", f"{key}={json.dumps(value)}"]
+    for option in ("encoder", "model"):
+        for key, value in settings.pop(option, {}).items():
+            args += [f"--{option}", f"{key}={json.dumps(value)}"]
     return args
 
 
@@ -247,7 +249,8 @@ def _write_summary(
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPU cores" + (f", {_gpu_name()}" if gpu_id >= 0 else "")
         + (f", {jobs} runs at a time" if jobs > 1 else ""),
-        "wall_seconds": (sum(r["run_wall_seconds"] for r in runs) if all("run_wall_seconds" in r for r in runs)
+        # one run at a time: the runs' own times add up (kept ones too); several: this benchmark's elapsed time
+        "wall_seconds": (sum(r["run_wall_seconds"] for r in runs) if jobs == 1 and all("run_wall_seconds" in r for r in runs)
                          else time.time() - started),
         "runs": runs, "multitask": memory or {},
     }
@@ -265,12 +268,13 @@ def _keep_other_runs(before: Optional[dict], setting: str, seed: int, records: L
     (`before`, as read when it started) of the same setting and seed and keeps the rest, so one
     data set can be rerun without the others. Returns the runs, in the setting's data set order
     and METHODS' order, and the commands that made them, in order."""
-    if before is None or (before.get("setting"), before.get("seed")) != (setting, seed):
-        return records, [command]
-    new = {_run_key(r) for r in records}
-    kept = [r for r in before["runs"] if _run_key(r) not in new]
-    commands = before.get("commands", [before["command"]] if before.get("command") else [])
     order = {key: i for i, key in enumerate((name, method) for name in SETTINGS[setting] for method in METHODS)}
+    if before is None or (before.get("setting"), before.get("seed")) != (setting, seed):
+        kept, commands = [], []
+    else:
+        new = {_run_key(r) for r in records}
+        kept = [r for r in before["runs"] if _run_key(r) not in new]
+        commands = before.get("commands", [before["command"]] if before.get("command") else [])
     runs = sorted(kept + records, key=lambda r: order.get(_run_key(r), len(order)))
     return runs, (commands + [command]) if kept else [command]
 
