@@ -168,7 +168,7 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
         assert [t["name"] for t in trials].count("base") == 1
         for trial in trials:
             assert "," not in trial["name"]  # --trials takes a comma-separated list
-            method, settings = bench_search.trial_settings(data.task, trial)
+            method, settings = bench_search.trial_settings(data.recipe_key, trial)
             assert method in benchmark.METHODS
             args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [], settings)
             pairs = dict(zip(args[6::2], args[7::2]))

@@ -49,6 +49,11 @@ class BenchData:
     ft_lr: float = 5e-5  # full fine-tuning: the backbone's rate
     ft_head_lr: float = 1e-2  # and the head's (bench_run --ft-head-lr)
     sample: Dict[str, int] = field(default_factory=dict)  # sizes of the written subsets (0: all)
+    recipes: str = ""  # the RECIPES entry its runs follow (default: its task's)
+
+    @property
+    def recipe_key(self) -> str:
+        return self.recipes or self.task
 
 
 SETTINGS: Dict[str, Dict[str, BenchData]] = {
@@ -71,7 +76,7 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
                             {"epochs": 3, "eval_frequency": 25}, score="qa_forced_f1", ft_lr=1e-4,
                             sample={"train": 400, "dev": 150}),
         "squad2": BenchData("qa", "{data}/squad/train-v2.0.json", "{data}/squad/dev-v2.0.json",
-                            {"epochs": 3, "eval_frequency": 25}, score="qa_f1", ft_lr=1e-4,
+                            {"epochs": 3, "eval_frequency": 25}, score="qa_f1", ft_lr=1e-4, recipes="squad2",
                             sample={"train": 400, "dev": 150}),
     },
     "full": {
@@ -84,7 +89,7 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
                             {"epochs": 3, "eval_frequency": 150, "patience": 0}, score="qa_forced_f1", ft_lr=1e-4,
                             sample={"train": 0, "dev": 0}),
         "squad2": BenchData("qa", "{data}/squad/train-v2.0.json", "{data}/squad/dev-v2.0.json",
-                            {"epochs": 3, "eval_frequency": 250, "patience": 0}, score="qa_f1", ft_lr=1e-4,
+                            {"epochs": 3, "eval_frequency": 250, "patience": 0}, score="qa_f1", ft_lr=1e-4, recipes="squad2",
                             sample={"train": 0, "dev": 0}),
     },
 }
@@ -106,14 +111,22 @@ RECIPES: Dict[str, Dict[str, Dict]] = {
     "qa": {"p-tuning-v2": {"lr": 0.1, "prefix_length": 16, "epoch_factor": 3},
            "prefix-tuning": {"lr": 0.1, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.005}},
            "full-fine-tuning": {"epoch_factor": 3}},
+    # SQuAD v2.0: at 1e-1 P-tuning v2 never learned spans on the whole data (forced-answer F1 at
+    # most 12.5 with either head); at 3e-2 with its own no-answer classifier it reached 42.5 in 3
+    # epochs (benchmarks/results/full-squad2-heads.json)
+    "squad2": {"p-tuning-v2": {"lr": 0.03, "prefix_length": 16, "epoch_factor": 3,
+                               "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": "cls"}},
+               "prefix-tuning": {"lr": 0.1, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.005}},
+               "full-fine-tuning": {"epoch_factor": 3}},
 }
 
 
-def recipe(task: str, method: str) -> Dict:
-    """A method's recipe: its own entry; else, for full fine-tuning, none (the data set's epochs
-    and rates), for a prompt method P-tuning v2's rate, prompt length and encoder settings at the
-    data set's epochs (the prompt methods differ in mode only)."""
-    recipes = RECIPES[task]
+def recipe(key: str, method: str) -> Dict:
+    """A method's recipe in RECIPES[key] (a task, or a data set with its own: BenchData.recipe_key):
+    its own entry; else, for full fine-tuning, none (the data set's epochs and rates), for a prompt
+    method P-tuning v2's rate, prompt length, encoder and model settings at the data set's epochs
+    (the prompt methods differ in mode only)."""
+    recipes = RECIPES[key]
     if method in recipes:
         return recipes[method]
     if method == "full-fine-tuning":
@@ -130,7 +143,7 @@ def run_args(
     args = [str(HERE / "bench_run.py"), data.task, method, train_path, dev_path, str(result), *common]
     if data.score:
         args += ["--score", data.score]
-    settings = dict(settings or recipe(data.task, method))
+    settings = dict(settings or recipe(data.recipe_key, method))
     budget = {**data.budget, "epochs": round(data.budget["epochs"] * settings.pop("epoch_factor", 1))}
     if "batch_size" in settings:  # a recipe's own batch size (QA: padded words per batch)
         budget["batch_size"] = settings.pop("batch_size")
