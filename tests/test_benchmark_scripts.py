@@ -45,6 +45,27 @@ def test_squad_sample_is_seeded_across_articles_and_readable(tmp_path):
     assert len(answerable) == 12 and all(r.answers for r in answerable)
     with pytest.raises(SystemExit, match="asked for 13 questions, it has 12"):
         squad_sample(source, tmp_path / "e.json", 13, seed=0, answerable_only=True)
+    # size 0 (the full setting): every question, or every answerable one, in the source's order
+    every, _ = read_squad(squad_sample(source, tmp_path / "f.json", 0, seed=0))
+    assert [r.qid for r in every] == [f"{a}-{p}-{q}" for a in range(3) for p in range(2) for q in range(3)]
+    every_answerable, _ = read_squad(squad_sample(source, tmp_path / "g.json", 0, seed=0, answerable_only=True))
+    assert len(every_answerable) == 12 and all(r.answers for r in every_answerable)
+
+
+def test_the_full_setting_keeps_every_sst2_row(tmp_path):
+    """sst2_sample with size 0 converts the whole TSV (a limit of 0 would keep nothing)."""
+    from bench_data import sst2_sample
+    from spacy.tokens import DocBin
+
+    import spacy
+
+    rows = ["sentence\tlabel"] + [f"sentence number {i}\t{i % 2}" for i in range(25)]
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf8")
+    out = sst2_sample(tmp_path / "train.tsv", tmp_path / "train.spacy", 0, seed=0)
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert [d.text for d in docs] == [f"sentence number {i}" for i in range(25)]
+    assert all(benchmark.SETTINGS["full"][name].sample in ({}, {"train": 0, "dev": 0})
+               for name in benchmark.SETTINGS["full"])
 
 
 def test_run_args_carry_each_methods_recipe(tmp_path, monkeypatch):
@@ -201,3 +222,22 @@ def test_a_trial_draws_its_own_larger_training_sample(tmp_path):
     assert len(records) == 9 and not problems and path.endswith("squad1-train-9.json")
     with pytest.raises(typer.BadParameter, match="conll is not sampled"):
         bench_search.larger_sample("conll", benchmark.SETTINGS["standard"]["conll"], str(tmp_path), tmp_path, 9, 0)
+
+
+def test_squad2_follows_its_own_recipe_and_its_prompt_methods_share_the_head(tmp_path):
+    """SQuAD v2.0's runs read RECIPES["squad2"] (rate and head), v1.1's the QA task's; the other
+    prompt methods take P-tuning v2's head and rate, full fine-tuning takes neither."""
+    squad2, squad1 = benchmark.SETTINGS["standard"]["squad2"], benchmark.SETTINGS["standard"]["squad1"]
+    assert (squad2.recipe_key, squad1.recipe_key) == ("squad2", "qa")
+    assert benchmark.SETTINGS["full"]["squad2"].recipe_key == "squad2"
+    args = benchmark.run_args(squad2, "prompt-tuning", "t", "d", tmp_path / "r.json", [])
+    head = benchmark.RECIPES["squad2"]["p-tuning-v2"]["model"]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--model"] == [f"{k}={json.dumps(v)}" for k, v in head.items()]
+    assert args[args.index("--lr") + 1] == str(benchmark.RECIPES["squad2"]["p-tuning-v2"]["lr"])
+    assert "--model" not in benchmark.run_args(squad1, "p-tuning-v2", "t", "d", tmp_path / "r.json", [])
+    assert "--model" not in benchmark.run_args(squad2, "full-fine-tuning", "t", "d", tmp_path / "r.json", [])
+
+
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(typer.BadParameter, match="--jobs must be at least 1, got 0"):
+        benchmark.main(output=tmp_path, setting="standard", jobs=0)
