@@ -14,7 +14,8 @@ Settings:
   at once on one device.
 
 A run of some data sets or methods only (--datasets, --methods) replaces those runs in an
-existing benchmark.json of the same setting and seed and keeps the others.
+existing benchmark.json of the same setting and seed and keeps the others. benchmark.json is
+written after every run; a run that fails is reported at the end, after the others have run.
 """
 import json
 import os
@@ -93,7 +94,8 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
                             sample={"train": 0, "dev": 0}),
     },
 }
-# Per method and component task, its recipe (bench_run options): for the prompt methods the
+# Per component task (or data set with an entry of its own, BenchData.recipes) and method, its
+# recipe (bench_run options): for the prompt methods the
 # learning rate, prompt length and encoder settings; for any method "model", settings of the
 # component's model (its head); for every method epoch_factor, its epochs
 # as a multiple of the data set's. The P-tuning v2 rows are the winners of scripts/bench_search.py.
