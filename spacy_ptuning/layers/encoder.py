@@ -64,9 +64,15 @@ def get_torch_module(model: Model) -> PromptedTransformer:
     return encoder_module(encoder)
 
 
+def encoder_shim(encoder: Model):
+    """The PyTorchShim around a ptuning_encoder layer's PromptedTransformer (its shim id keys
+    the module's parameters in thinc's optimizer)."""
+    return encoder.layers[0].shims[0]
+
+
 def encoder_module(encoder: Model) -> PromptedTransformer:
     """The PromptedTransformer of a ptuning_encoder layer itself."""
-    return encoder.layers[0].shims[0]._model
+    return encoder_shim(encoder)._model
 
 
 def predict_in_groups(model: Model, docs: List[Doc]):

@@ -10,7 +10,7 @@ from typing import Dict, Tuple
 
 from thinc.api import Model, Optimizer
 
-from ..layers.encoder import encoder_module, find_encoder
+from ..layers.encoder import encoder_module, encoder_shim, find_encoder
 
 
 ParamKey = Tuple[int, str]  # thinc's parameter keys: (owner id, name)
@@ -40,8 +40,8 @@ def encoder_lr_scales(model: Model) -> Dict[ParamKey, float]:
     scale = module.cfg.encoder_lr_scale
     if scale == 1.0:
         return {}
-    shim = encoder.layers[0].shims[0]  # the PyTorchShim around the module (encoder_module)
-    return {(shim.id, name): scale for name in module.encoder_parameter_names()}
+    shim_id = encoder_shim(encoder).id
+    return {(shim_id, name): scale for name in module.encoder_parameter_names()}
 
 
 class EncoderRatesMixin:
