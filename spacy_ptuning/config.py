@@ -31,9 +31,12 @@ class PromptConfig:
         wants e.g. 1e-2 for a new head and 1e-4 for the backbone: 0.01).
     prompt_lr_scale: modes "deep" and "shallow" only: the prompts (and the
         projection MLP when prefix_projection is on) learn at the optimizer's
-        rate times this, the head at the full rate (prefix-tuning on CoNLL:
-        MLP at 5e-4 under a head at 5e-2, 0.01, gives 82.6 F1 where one rate
-        collapsed to no entities).
+        rate times this, the head at the full rate. Below 1 for an MLP
+        (prefix-tuning on CoNLL: MLP at 5e-4 under a head at 5e-2, 0.01, gives
+        82.6 F1 where one rate collapsed to no entities); above 1 when the
+        prompts want a higher rate than a new head (P-tuning v2 on SQuAD v1.1:
+        prompts at 1e-1 over a head at 1e-2, 10, gives 29.5 F1 against 20.9
+        with both at 1e-1).
     layer_mix: the encoder's states are a learned softmax-weighted sum over the
         embeddings and every layer's output instead of the last layer's (for
         sentence-embedding backbones, whose last layer keeps little per-token

@@ -241,3 +241,23 @@ def test_squad2_follows_its_own_recipe_and_its_prompt_methods_share_the_head(tmp
 def test_jobs_must_be_positive(tmp_path):
     with pytest.raises(typer.BadParameter, match="--jobs must be at least 1, got 0"):
         benchmark.main(output=tmp_path, setting="standard", jobs=0)
+
+
+def test_every_recipe_is_a_valid_prompt_config_for_its_method(tmp_path):
+    """Each prompt method's encoder settings, as run_args passes them, make a PromptConfig of that
+    method's mode (head only has no prompts, so a recipe giving it a prompt rate would fail at
+    training time); P-tuning v2's prompts learn above the head's rate on SST-2 and SQuAD v1.1."""
+    import bench_run
+
+    from spacy_ptuning.config import PromptConfig
+
+    for setting in benchmark.SETTINGS.values():
+        for data in setting.values():
+            for method, mode_settings in bench_run.METHODS.items():
+                if method == "full-fine-tuning":
+                    continue
+                args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [])
+                encoder = dict(a.split("=", 1) for a in (args[i + 1] for i, a in enumerate(args) if a == "--encoder"))
+                PromptConfig(**mode_settings, **{k: json.loads(v) for k, v in encoder.items() if k != "pooling"})
+    for key in ("textcat", "qa"):
+        assert benchmark.RECIPES[key]["p-tuning-v2"]["encoder"]["prompt_lr_scale"] > 1

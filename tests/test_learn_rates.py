@@ -39,11 +39,14 @@ def test_backbone_copy_learns_at_its_share_and_the_head_at_the_full_rate(bert_di
     assert torch_scales == {scale} and head_scales == {1.0}
 
 
-@pytest.mark.parametrize("mode,projection", [("deep", True), ("deep", False), ("shallow", False)])
-def test_prompts_learn_at_their_share_and_the_head_at_the_full_rate(bert_dir, mode, projection):
-    _, pipe, examples = _textcat(bert_dir, mode=mode, prefix_projection=projection, prompt_lr_scale=0.01)
+@pytest.mark.parametrize("mode,projection,scale", [
+    ("deep", True, 0.01), ("deep", False, 0.01), ("shallow", False, 0.01),
+    ("deep", False, 10.0),  # P-tuning v2's recipe: prompts above the head's rate
+])
+def test_prompts_learn_at_their_share_and_the_head_at_the_full_rate(bert_dir, mode, projection, scale):
+    _, pipe, examples = _textcat(bert_dir, mode=mode, prefix_projection=projection, prompt_lr_scale=scale)
     torch_scales, head_scales = _recorded_scales(pipe, examples, "prefix")
-    assert torch_scales == {0.01} and head_scales == {1.0}
+    assert torch_scales == {scale} and head_scales == {1.0}
 
 
 def _recorded_scales(pipe, examples, part):

@@ -36,6 +36,10 @@ TRIALS: Dict[str, List[Dict]] = {
         # prefix-tuning at one rate (the MLP at the head's 1e-2) collapsed on the whole SST-2
         # (GPU full run: 35.6); its MLP at 5e-4 as on CoNLL
         {"name": "prefix-tuning MLP 5e-4 head 1e-2", "method": "prefix-tuning", "encoder": {"prompt_lr_scale": 0.05}},
+        # the prompts above the head's 1e-2; "head 1e-2 prompts 1e-1" won and is the recipe now
+        # (prompt_lr_scale 10): the rows above ran at one rate (their settings say which)
+        {"name": "head 1e-2 prompts 3e-2", "encoder": {"prompt_lr_scale": 3.0}},
+        {"name": "head 1e-2 prompts 1e-1", "encoder": {"prompt_lr_scale": 10.0}},
     ],
     "conll": [
         # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it, and reads a layer mix
@@ -71,6 +75,9 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "prefix-tuning MLP 1e-3 head 5e-2", "method": "prefix-tuning", "lr": 0.05,
          "encoder": {"prompt_lr_scale": 0.02}},
         {"name": "batch 4", "batch_size": 4, "encoder": {"layer_mix": False}},  # 4x the optimizer steps at the same epochs
+        # the head at full fine-tuning's head rate, the prompts at the shipped 5e-2 or above
+        {"name": "head 1e-2 prompts 5e-2", "lr": 0.01, "encoder": {"prompt_lr_scale": 5.0}},
+        {"name": "head 1e-2 prompts 1e-1", "lr": 0.01, "encoder": {"prompt_lr_scale": 10.0}},
     ],
     "squad1": [
         # the shipped recipe is lr 1e-1 at 9 epochs since "lr 1e-1 (6 epochs)" beat the earlier
@@ -101,6 +108,13 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "full fine-tuning 1600 questions 3 epochs", "method": "full-fine-tuning",
          "train_size": 1600, "epoch_factor": 1},
         {"name": "layer mix", "encoder": {"layer_mix": True}},
+        # the head at its own rate: one rate for head and prompts trained the new linear head
+        # at the prompts' 1e-1, ten times full fine-tuning's head rate. "head 1e-2 prompts 1e-1"
+        # won and is the recipe now (prompt_lr_scale 10): the rows above ran at one rate
+        # (their settings say which), so a rerun of them now splits the rate as well
+        {"name": "head 1e-2 prompts 1e-1", "lr": 0.01, "encoder": {"prompt_lr_scale": 10.0}},
+        {"name": "head 3e-3 prompts 1e-1", "lr": 0.003, "encoder": {"prompt_lr_scale": 100 / 3}},
+        {"name": "head 1e-2 prompts 1e-1 12 epochs", "lr": 0.01, "epoch_factor": 4, "encoder": {"prompt_lr_scale": 10.0}},
     ],
     "squad2": [
         # on the whole data (GPU, benchmarks/results/full-squad2-heads.json) P-tuning v2 at the
@@ -113,6 +127,9 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "null classifier mean (lr 1e-1)", "lr": 0.1,
          "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": "mean"}},
         {"name": "shared no-answer projection (v1)", "model": {"@architectures": "spacy_ptuning.SpanExtractor.v1"}},
+        # the head (span and no-answer classifiers) below the prompts' rate
+        {"name": "head 1e-2 prompts 3e-2", "lr": 0.01, "encoder": {"prompt_lr_scale": 3.0}},
+        {"name": "head 1e-2 prompts 1e-1", "lr": 0.01, "encoder": {"prompt_lr_scale": 10.0}},
     ],
 }
 
