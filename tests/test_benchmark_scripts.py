@@ -197,7 +197,7 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
                 assert pairs["--batch-size"] == str(trial["batch_size"])
             assert "train_size" not in trial or data.sample  # only sampled data sets take their own size
             assert set(trial.get("encoder", {})) <= known_encoder, trial
-            encoder_args = [args[i + 1] for i, arg in enumerate(args) if arg == "--encoder"]
+            encoder_args = _option_values(args, "--encoder")
             assert encoder_args == [f"{k}={json.dumps(v)}" for k, v in settings.get("encoder", {}).items()]
             if method == "full-fine-tuning":  # its epochs, batches, data and head change, never its rates
                 assert set(trial) <= {"name", "method", "epoch_factor", "batch_size", "train_size", "encoder"}, trial
@@ -205,7 +205,7 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
                 continue
             assert set(trial) <= {"name", "method", "lr", "prefix_length", "epoch_factor", "batch_size",
                                   "train_size", "encoder", "model"}, trial
-            model_args = [args[i + 1] for i, arg in enumerate(args) if arg == "--model"]
+            model_args = _option_values(args, "--model")
             assert model_args == [f"{k}={json.dumps(v)}" for k, v in settings.get("model", {}).items()]
             assert set(trial.get("model", {})) <= {"@architectures", "null_pooling", "dropout"}, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
@@ -257,7 +257,12 @@ def test_every_recipe_is_a_valid_prompt_config_for_its_method(tmp_path):
                 if method == "full-fine-tuning":
                     continue
                 args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [])
-                encoder = dict(a.split("=", 1) for a in (args[i + 1] for i, a in enumerate(args) if a == "--encoder"))
+                encoder = dict(a.split("=", 1) for a in _option_values(args, "--encoder"))
                 PromptConfig(**mode_settings, **{k: json.loads(v) for k, v in encoder.items() if k != "pooling"})
     for key in ("textcat", "qa"):
         assert benchmark.RECIPES[key]["p-tuning-v2"]["encoder"]["prompt_lr_scale"] > 1
+
+
+def _option_values(args, option):
+    """The values of a repeatable command-line option, in order."""
+    return [args[i + 1] for i, arg in enumerate(args) if arg == option]

@@ -1,8 +1,8 @@
 """Learning rates per part of one component: the encoder's trainable parameters (mode
 "finetune": its backbone copy, PromptConfig.finetune_lr_scale; prompt modes: the prompts and
 any projection MLP, PromptConfig.prompt_lr_scale) learn at a multiple of the optimizer's rate
-(a fraction, or for P-tuning v2's prompts more than 1) while the head learns at the full rate. spaCy trains every component with one optimizer, and
-full fine-tuning needs two rates: a freshly initialised head at a backbone's 1e-4 barely moves
+(a fraction, or for P-tuning v2's prompts more than 1) while the head learns at the full rate.
+spaCy trains every component with one optimizer, and full fine-tuning needs two rates: a freshly initialised head at a backbone's 1e-4 barely moves
 in a few hundred steps (CoNLL-03: 40.6 F1 with one rate of 1e-4, 89.4 with the head at 1e-2).
 Prefix-tuning's MLP is the same case (CoNLL-03: no entities with one rate at any of 2e-2 to
 5e-5, 82.6 F1 with the MLP at 5e-4 and the head at 5e-2), and P-tuning v2's prompts the
