@@ -4,14 +4,14 @@ from typing import List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Logistic, Model, Softmax_v2, chain, with_array
+from thinc.api import Dropout, Gelu, Linear, Logistic, Model, Softmax_v2, chain, with_array
 from thinc.types import Floats2d
 
 from .backbone import get_backbone
 from .config import PromptConfig
 from .layers.encoder import TransformerOutput, prompted_transformer
 from .layers.pooling import cls_and_tokens, mean_tokens, pool_cls, pool_tokens
-from .layers.span_head import span_and_null_scores
+from .layers.span_head import span_and_null_scores, token_scorer
 from .layers.prompted_transformer import PromptedTransformer
 from .layers.wordpieces import POOLINGS, check_window, docs_to_wordpieces, first_segments
 
@@ -115,10 +115,12 @@ def TokenTagger(
     encoder: Model[List[Doc], TransformerOutput],
     dropout: float = 0.1,
     nO: Optional[int] = None,
+    hidden_width: int = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Token vectors (pooled wordpieces) -> linear -> softmax: one row of tag
-    probabilities per spaCy token, for every token of every window."""
-    return Tok2VecTagger(PromptTok2Vec(encoder), dropout=dropout, nO=nO)
+    probabilities per spaCy token, for every token of every window. hidden_width > 0
+    puts a GELU layer that wide before the softmax."""
+    return Tok2VecTagger(PromptTok2Vec(encoder), dropout=dropout, nO=nO, hidden_width=hidden_width)
 
 
 @registry.architectures("spacy_ptuning.Tok2VecTagger.v1")
@@ -126,35 +128,46 @@ def Tok2VecTagger(
     tok2vec: Model[List[Doc], List[Floats2d]],
     dropout: float = 0.1,
     nO: Optional[int] = None,
+    hidden_width: int = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """The same tag head over any tok2vec, e.g. spacy-transformers' listener: the
     full fine-tuning baseline of the benchmark uses ptuning_ner with it."""
-    linear = Softmax_v2(nO=nO, nI=tok2vec.maybe_get_dim("nO"))
-    model = chain(tok2vec, with_array(chain(Dropout(dropout), linear)))
+    if hidden_width < 0:
+        raise ValueError(f"hidden_width must be 0 (a linear head) or a positive width, got {hidden_width}.")
+    width = tok2vec.maybe_get_dim("nO")
+    if hidden_width:
+        linear = Softmax_v2(nO=nO, nI=hidden_width)
+        head = chain(Dropout(dropout), Gelu(nO=hidden_width, nI=width), linear)
+    else:
+        linear = Softmax_v2(nO=nO, nI=width)
+        head = chain(Dropout(dropout), linear)
+    model = chain(tok2vec, with_array(head))
     model.set_ref("head", linear)
     return model
 
 
 @registry.architectures("spacy_ptuning.SpanExtractor.v1")
 def SpanExtractor(
-    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1
+    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1, hidden_width: int = 0
 ) -> Model[List[Doc], List[Floats2d]]:
     """Extractive QA head: per doc [1 + n_tokens, 2] start/end logits.
 
     Row 0 comes from the [CLS] vector and scores "no answer"; rows 1.. score
     each context token as the answer's start (column 0) and end (column 1).
-    The encoder should read the question as its text pair.
+    The encoder should read the question as its text pair. hidden_width > 0
+    puts a GELU layer that wide before the linear scorer (token_scorer).
     """
     width = encoder.get_dim("nO")
-    linear = Linear(nO=2, nI=width)
-    model = chain(encoder, cls_and_tokens(), with_array(chain(Dropout(dropout), linear)))
-    model.set_ref("head", linear)
+    scorer = token_scorer(width, hidden_width)
+    model = chain(encoder, cls_and_tokens(), with_array(chain(Dropout(dropout), scorer)))
+    model.set_ref("head", scorer)
     return model
 
 
 @registry.architectures("spacy_ptuning.SpanExtractor.v2")
 def SpanExtractor_v2(
-    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1, null_pooling: str = "cls"
+    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1, null_pooling: str = "cls",
+    hidden_width: int = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Extractive QA head with its own "no answer" classifier: per doc [1 + n_tokens, 2].
 
@@ -164,8 +177,9 @@ def SpanExtractor_v2(
     does not have to share the start/end projection with the tokens (v1), which
     a frozen backbone cannot adapt to both. null_pooling: what that classifier
     reads, the [CLS] vector ("cls") or the mean of the context tokens ("mean").
+    hidden_width: as v1's, for the start/end scorer.
     """
     width = encoder.get_dim("nO")
-    model = chain(encoder, cls_and_tokens(), span_and_null_scores(width, dropout, null_pooling))
+    model = chain(encoder, cls_and_tokens(), span_and_null_scores(width, dropout, null_pooling, hidden_width))
     model.set_ref("head", model.layers[-1].get_ref("spans"))
     return model

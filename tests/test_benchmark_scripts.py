@@ -124,6 +124,25 @@ def test_reproduction_table_pairs_runs_by_data_and_method():
     assert rows == ["| conll | head-only | 70.00 | 70.00 | +0.00 |"]  # sst2 has no first run
 
 
+def test_seed_gaps_give_each_seeds_gap_and_their_mean_and_deviation():
+    """Gaps per seed, then mean and sample standard deviation against the target; a data set at
+    one seed only, or without full fine-tuning, gets no summary row."""
+    seed0 = {"seed": 0, "runs": [_run("p-tuning-v2", 0.80, [], 1), _run("full-fine-tuning", 0.82, [], 1),
+                                 _run("p-tuning-v2", 0.86, [], 1, label="sst2")]}
+    seed1 = {"seed": 1, "runs": [_run("p-tuning-v2", 0.85, [], 1), _run("full-fine-tuning", 0.85, [], 1),
+                                 _run("p-tuning-v2", 0.70, [], 1, label="squad1"),
+                                 _run("full-fine-tuning", 0.75, [], 1, label="squad1")]}
+    lines = bench_report.seed_gaps([seed0, seed1])
+    assert lines[0] == "Gaps over seeds: 0, 1"
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[4:]]
+    assert rows[0] == ["conll", "0", "80.0", "82.0", "-2.0", ">= -1.5"]
+    assert rows[1] == ["conll", "1", "85.0", "85.0", "+0.0", ">= -1.5"]
+    assert rows[2] == ["squad1", "1", "70.0", "75.0", "-5.0", ">= -3.0"]
+    # mean -1.0, sample sd sqrt(2) = 1.41
+    assert rows[3] == ["conll", "mean of 2", "", "", "-1.0 ± 1.4", ">= -1.5 (met on the mean)"]
+    assert len(rows) == 4
+
+
 def test_a_partial_rerun_replaces_its_own_runs_only(tmp_path):
     previous = tmp_path / "benchmark.json"
     old = [_run("p-tuning-v2", 0.7, [], 1), _run("p-tuning-v2", 0.8, [], 1, label="sst2")]
@@ -207,7 +226,7 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
                                   "train_size", "encoder", "model"}, trial
             model_args = _option_values(args, "--model")
             assert model_args == [f"{k}={json.dumps(v)}" for k, v in settings.get("model", {}).items()]
-            assert set(trial.get("model", {})) <= {"@architectures", "null_pooling", "dropout"}, trial
+            assert set(trial.get("model", {})) <= {"@architectures", "null_pooling", "dropout", "hidden_width"}, trial
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
 
 

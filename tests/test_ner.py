@@ -26,9 +26,10 @@ def ner_examples(nlp, sentences=SENTENCES):
     return out
 
 
-def ner_nlp(backbone, lang="en", **enc):
+def ner_nlp(backbone, lang="en", hidden_width=0, **enc):
     nlp = spacy.blank(lang)
-    nlp.add_pipe("ptuning_ner", config={"model": {"encoder": encoder_cfg(backbone, **enc)}})
+    model = {"encoder": encoder_cfg(backbone, **enc), "hidden_width": hidden_width}
+    nlp.add_pipe("ptuning_ner", config={"model": model})
     return nlp
 
 
@@ -55,6 +56,20 @@ def test_overfitting_IO(backbone_dir, tmp_path):
     assert [_ents(fresh(t)) for t in texts] == [_ents(nlp(t)) for t in texts]
     scores = loaded.evaluate(ner_examples(loaded))
     assert scores["seqeval_f"] == 1.0 and scores["ents_f"] == 1.0
+
+
+def test_hidden_layer_head_overfits_and_round_trips(bert_dir, tmp_path):
+    """TokenTagger with hidden_width: a GELU layer before the softmax, in the saved adapter."""
+    nlp = ner_nlp(bert_dir, hidden_width=12)
+    train(nlp, ner_examples(nlp), n_iter=80, learn_rate=0.02)
+    texts = [" ".join(words) for words, _ in SENTENCES]
+    assert [doc_bio(nlp(t)) for t in texts] == [tags for _, tags in SENTENCES]
+    nlp.to_disk(tmp_path / "pipe")
+    loaded = spacy.load(tmp_path / "pipe")
+    assert loaded.config["components"]["ptuning_ner"]["model"]["hidden_width"] == 12
+    assert [_ents(loaded(t)) for t in texts] == [_ents(nlp(t)) for t in texts]
+    with pytest.raises(ValueError, match=r"hidden_width must be 0 .* got -3"):
+        ner_nlp(bert_dir, hidden_width=-3)
 
 
 def test_long_doc_gets_a_tag_on_every_token(bert_dir):

@@ -233,15 +233,16 @@ def test_spacy_evaluate_on_qa_docbin_fails_loudly_and_the_cli_scores_it(bert_dir
     assert scores["qa_total"] == len(DATA) and scores["qa_f1"] == pytest.approx(expected["qa_f1"])
 
 
-@pytest.mark.parametrize("null_pooling", ["cls", "mean"])
-def test_span_and_null_head_gradients(null_pooling):
-    """SpanExtractor.v2's head: token rows from the span layer, row 0 from the null
-    classifier in both columns; its backward pass matches finite differences."""
+@pytest.mark.parametrize("null_pooling,hidden_width", [("cls", 0), ("mean", 0), ("cls", 3)])
+def test_span_and_null_head_gradients(null_pooling, hidden_width):
+    """SpanExtractor.v2's head: token rows from the span scorer (linear, or a hidden GELU
+    layer and a linear one), row 0 from the null classifier in both columns; its backward
+    pass matches finite differences."""
     import numpy
 
     from spacy_ptuning.layers.span_head import span_and_null_scores
 
-    head = span_and_null_scores(4, dropout=0.0, null_pooling=null_pooling)
+    head = span_and_null_scores(4, dropout=0.0, null_pooling=null_pooling, hidden_width=hidden_width)
     rng = numpy.random.default_rng(0)
     rows = [rng.random((3, 4), dtype="float32"), rng.random((5, 4), dtype="float32")]
     head.initialize(X=rows)
@@ -256,19 +257,25 @@ def test_span_and_null_head_gradients(null_pooling):
     def total(xs):
         return sum(float(o.astype("float64").sum()) for o in head(xs, is_train=False)[0])
 
-    for doc, row, col in [(1, 0, 2), (0, 1, 1), (0, 0, 3), (1, 4, 0)]:
-        moved = [r.copy() for r in rows]
-        moved[doc][row, col] += 1e-2
-        assert (total(moved) - total(rows)) / 1e-2 == pytest.approx(float(d_rows[doc][row, col]), abs=1e-3)
+    def moved(doc, row, col, step):
+        xs = [r.copy() for r in rows]
+        xs[doc][row, col] += step
+        return xs
+
+    for doc, row, col in [(1, 0, 2), (0, 1, 1), (0, 0, 3), (1, 4, 0)]:  # central differences
+        slope = (total(moved(doc, row, col, 1e-2)) - total(moved(doc, row, col, -1e-2))) / 2e-2
+        assert slope == pytest.approx(float(d_rows[doc][row, col]), abs=1e-3)
 
 
-@pytest.mark.parametrize("null_pooling", ["cls", "mean"])
-def test_span_extractor_v2_learns_abstention_and_round_trips(bert_dir, tmp_path, null_pooling):
-    """The v2 head (a separate "no answer" classifier) overfits the toy data, abstention included."""
+@pytest.mark.parametrize("null_pooling,hidden_width", [("cls", 0), ("mean", 0), ("cls", 8)])
+def test_span_extractor_v2_learns_abstention_and_round_trips(bert_dir, tmp_path, null_pooling, hidden_width):
+    """The v2 head (a separate "no answer" classifier; with or without a hidden layer in
+    its span scorer) overfits the toy data, abstention included."""
     nlp = spacy.blank("en")
     cfg = {"@architectures": "spacy_ptuning.PromptEncoder.v1",
            **encoder_cfg(bert_dir, window=48, stride=16, text_pair="question")}
-    model = {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": null_pooling, "encoder": cfg}
+    model = {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": null_pooling,
+             "hidden_width": hidden_width, "encoder": cfg}
     nlp.add_pipe("ptuning_qa", config={"model": model})
     train(nlp, qa_examples(nlp), n_iter=150, learn_rate=0.05)
     assert [r["answer"] for r in _answers(nlp)] == [a for _, _, a in DATA]
@@ -276,3 +283,15 @@ def test_span_extractor_v2_learns_abstention_and_round_trips(bert_dir, tmp_path,
     loaded = spacy.load(tmp_path / "v2")
     assert loaded.config["components"]["ptuning_qa"]["model"]["@architectures"] == "spacy_ptuning.SpanExtractor.v2"
     assert _answers(loaded) == _answers(nlp)
+
+
+def test_span_scorer_hidden_width_is_checked():
+    """A negative hidden width is refused with the value and what is allowed; 0 keeps one
+    linear layer and a positive width adds a GELU layer that wide."""
+    from spacy_ptuning.layers.span_head import token_scorer
+
+    with pytest.raises(ValueError, match=r"hidden_width must be 0 .* got -1"):
+        token_scorer(4, -1)
+    assert token_scorer(4, 0).name == "linear"
+    hidden = token_scorer(4, 6)
+    assert [layer.get_dim("nO") for layer in hidden.layers] == [6, 2]

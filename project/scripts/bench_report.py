@@ -222,14 +222,57 @@ def reproduction(summary: dict, rerun: dict) -> List[str]:
     return lines
 
 
+def seed_gaps(summaries: List[dict]) -> List[str]:
+    """P-tuning v2 against full fine-tuning per data set over runs of one setting at several
+    seeds (the seed draws the sampled subsets and initialises and shuffles the training): each
+    seed's scores and gap, then the gaps' mean and sample standard deviation against the target.
+    Only data sets with both methods at two seeds or more get a summary row."""
+    lines = [
+        "Gaps over seeds: " + ", ".join(str(s["seed"]) for s in summaries),
+        "",
+        "| data | seed | P-tuning v2 | full FT | gap | target |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    gaps: Dict[str, List[float]] = {}
+    for summary in summaries:
+        by = {(_label(r), r["method"]): r for r in summary["runs"]}
+        for label in _labels(summary["runs"]):
+            pt2, ft = by.get((label, "p-tuning-v2")), by.get((label, "full-fine-tuning"))
+            if not pt2 or not ft or pt2["dev_score"] is None or ft["dev_score"] is None:
+                continue
+            gap = pt2["dev_score"] - ft["dev_score"]
+            gaps.setdefault(label, []).append(gap)
+            target = TARGETS.get(label)
+            lines.append(f"| {label} | {summary['seed']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
+                         f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} |")
+    for label, values in gaps.items():
+        if len(values) < 2:
+            continue
+        mean = sum(values) / len(values)
+        sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        target = TARGETS.get(label)
+        met = "" if target is None else f" ({'met' if mean >= target else 'not met'} on the mean)"
+        lines.append(f"| {label} | mean of {len(values)} | | | {mean * 100:+.1f} ± {sd * 100:.1f} | "
+                     f"{'-' if target is None else f'>= {target * 100:+.1f}'}{met} |")
+    return lines
+
+
 def main(
     benchmark_json: Path, markdown_out: Path, png_out: Path,
     rerun: Path = typer.Option(None, help="benchmark.json of a second run with the same seed: adds a reproduction table."),
+    seeds: List[Path] = typer.Option(
+        [], help="benchmark.json of the same setting at another seed (repeatable): adds the gaps per seed, "
+                 "their mean and standard deviation."),
 ) -> None:
     summary = json.loads(benchmark_json.read_text(encoding="utf8"))
     text = markdown(summary)
     if rerun is not None:
         text += "\n" + "\n".join(reproduction(summary, json.loads(rerun.read_text(encoding="utf8")))) + "\n"
+    if seeds:
+        others = [json.loads(path.read_text(encoding="utf8")) for path in seeds]
+        if any(o.get("setting") != summary.get("setting") for o in others):
+            raise typer.BadParameter(f"--seeds: every file must be a {summary.get('setting')!r} run, as {benchmark_json} is")
+        text += "\n" + "\n".join(seed_gaps([summary] + others)) + "\n"
     markdown_out.write_text(text, encoding="utf8")
     plot(summary, png_out)
     print(text)

@@ -40,6 +40,7 @@ TRIALS: Dict[str, List[Dict]] = {
         # (prompt_lr_scale 10): the rows above ran at one rate (their settings say which)
         {"name": "head 1e-2 prompts 3e-2", "encoder": {"prompt_lr_scale": 3.0}},
         {"name": "head 1e-2 prompts 1e-1", "encoder": {"prompt_lr_scale": 10.0}},
+        {"name": "head 1e-2 prompts 2e-1", "encoder": {"prompt_lr_scale": 20.0}},
     ],
     "conll": [
         # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it, and reads a layer mix
@@ -78,6 +79,8 @@ TRIALS: Dict[str, List[Dict]] = {
         # the head at full fine-tuning's head rate, the prompts at the shipped 5e-2 or above
         {"name": "head 1e-2 prompts 5e-2", "lr": 0.01, "encoder": {"prompt_lr_scale": 5.0}},
         {"name": "head 1e-2 prompts 1e-1", "lr": 0.01, "encoder": {"prompt_lr_scale": 10.0}},
+        # a hidden GELU layer before the tag softmax (TokenTagger hidden_width)
+        {"name": "tagger hidden 256", "model": {"hidden_width": 256}},
     ],
     "squad1": [
         # the shipped recipe is lr 1e-1 at 9 epochs since "lr 1e-1 (6 epochs)" beat the earlier
@@ -115,6 +118,17 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "head 1e-2 prompts 1e-1", "lr": 0.01, "encoder": {"prompt_lr_scale": 10.0}},
         {"name": "head 3e-3 prompts 1e-1", "lr": 0.003, "encoder": {"prompt_lr_scale": 100 / 3}},
         {"name": "head 1e-2 prompts 1e-1 12 epochs", "lr": 0.01, "epoch_factor": 4, "encoder": {"prompt_lr_scale": 10.0}},
+        # around the split recipe: the prompts faster, the head faster, longer prompts, and the
+        # data question again (4x the questions at a third of the epochs) at the split rates
+        {"name": "head 1e-2 prompts 2e-1", "encoder": {"prompt_lr_scale": 20.0}},
+        {"name": "head 3e-2 prompts 1e-1", "lr": 0.03, "encoder": {"prompt_lr_scale": 10 / 3}},
+        {"name": "prefix 64 head 1e-2 prompts 1e-1", "prefix_length": 64},
+        {"name": "1600 questions 3 epochs head 1e-2 prompts 1e-1", "train_size": 1600, "epoch_factor": 1},
+        # a hidden GELU layer in the span scorer (SpanExtractor hidden_width): the frozen
+        # backbone's token vectors read by more than a linear probe
+        {"name": "span scorer hidden 256", "model": {"hidden_width": 256}},
+        {"name": "head-only span scorer hidden 256 lr 1e-2", "method": "head-only", "lr": 0.01,
+         "model": {"hidden_width": 256}},
     ],
     "squad2": [
         # on the whole data (GPU, benchmarks/results/full-squad2-heads.json) P-tuning v2 at the

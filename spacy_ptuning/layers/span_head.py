@@ -2,18 +2,30 @@
 from itertools import accumulate
 from typing import Callable, List, Tuple
 
-from thinc.api import Dropout, Linear, Model
+from thinc.api import Dropout, Gelu, Linear, Model, chain
 from thinc.types import Floats2d
 
 NULL_POOLINGS = ("cls", "mean")
 
 
+def token_scorer(width: int, hidden_width: int = 0) -> Model[Floats2d, Floats2d]:
+    """Rows (width wide) -> start/end logits: one linear layer, or with hidden_width > 0 a
+    GELU layer that wide before it, so that a frozen backbone's vectors are not limited to
+    a linear probe."""
+    if hidden_width < 0:
+        raise ValueError(f"hidden_width must be 0 (a linear scorer) or a positive width, got {hidden_width}.")
+    if hidden_width == 0:
+        return Linear(nO=2, nI=width)
+    return chain(Gelu(nO=hidden_width, nI=width), Linear(nO=2, nI=hidden_width))
+
+
 def span_and_null_scores(
-    width: int, dropout: float = 0.1, null_pooling: str = "cls"
+    width: int, dropout: float = 0.1, null_pooling: str = "cls", hidden_width: int = 0
 ) -> Model[List[Floats2d], List[Floats2d]]:
     """Per doc, rows [cls, token_1..token_n] (width wide) -> [1 + n, 2] logits.
 
-    Token rows get start/end logits from one linear layer; row 0 gets the logit
+    Token rows get start/end logits from token_scorer (one linear layer, or a
+    hidden GELU layer and a linear one); row 0 gets the logit
     of a second, one-output linear layer in both columns (so summing the row's
     start and end gives twice the "no answer" logit, as a span's score sums its
     start and end). That classifier reads the [CLS] row ("cls") or the mean of
@@ -21,7 +33,7 @@ def span_and_null_scores(
     all-MiniLM were trained with, whose [CLS] state carries little)."""
     if null_pooling not in NULL_POOLINGS:
         raise ValueError(f"Unknown null_pooling {null_pooling!r}: use one of {', '.join(NULL_POOLINGS)}.")
-    spans = Linear(nO=2, nI=width)
+    spans = token_scorer(width, hidden_width)
     null = Linear(nO=1, nI=width)
     model = Model(
         "span_and_null_scores", _forward, init=_init, layers=[Dropout(dropout), spans, null],
