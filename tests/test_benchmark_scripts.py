@@ -135,11 +135,11 @@ def test_seed_gaps_give_each_seeds_gap_and_their_mean_and_deviation():
     lines = bench_report.seed_gaps([seed0, seed1])
     assert lines[0] == "Gaps over seeds: 0, 1"
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[4:]]
-    assert rows[0] == ["conll", "0", "80.0", "82.0", "-2.0", ">= -1.5"]
-    assert rows[1] == ["conll", "1", "85.0", "85.0", "+0.0", ">= -1.5"]
-    assert rows[2] == ["squad1", "1", "70.0", "75.0", "-5.0", ">= -3.0"]
+    assert rows[0] == ["conll", "0", "80.0", "82.0", "-2.0", ">= -1.5", ""]
+    assert rows[1] == ["conll", "1", "85.0", "85.0", "+0.0", ">= -1.5", ""]
+    assert rows[2] == ["squad1", "1", "70.0", "75.0", "-5.0", ">= -3.0", ""]
     # mean -1.0, sample sd sqrt(2) = 1.41
-    assert rows[3] == ["conll", "mean of 2", "", "", "-1.0 ± 1.4", ">= -1.5 (met on the mean)"]
+    assert rows[3] == ["conll", "mean of 2", "", "", "-1.0 ± 1.4", ">= -1.5 (met on the mean)", ""]
     assert len(rows) == 4
 
 
@@ -179,6 +179,8 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
                          "full FT 30.0.")
     # a gap within the target (-2 >= -5), but P-tuning v2 answers nothing: not met
     assert "| no: P-tuning v2 at the no-answer baseline |" in lines[2]
+    seeds = bench_report.seed_gaps([{"seed": 0, "runs": [qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.50, 0.3)]}])
+    assert seeds[4].endswith("| P-tuning v2 at the no-answer baseline |")
     answering = bench_report.comparison([qa("p-tuning-v2", 0.49, 0.2), qa("full-fine-tuning", 0.50, 0.3)])
     assert "| yes |" in answering[2] and "did not beat" not in answering[-1]
     both = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.48, 0.3)])

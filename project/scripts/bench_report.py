@@ -225,13 +225,14 @@ def reproduction(summary: dict, rerun: dict) -> List[str]:
 def seed_gaps(summaries: List[dict]) -> List[str]:
     """P-tuning v2 against full fine-tuning per data set over runs of one setting at several
     seeds (the seed draws the sampled subsets and initialises and shuffles the training): each
-    seed's scores and gap, then the gaps' mean and sample standard deviation against the target.
-    Only data sets with both methods at two seeds or more get a summary row."""
+    seed's scores and gap (noted where a method sits at SQuAD v2.0's no-answer baseline), then
+    the gaps' mean and sample standard deviation against the target. Only data sets with both
+    methods at two seeds or more get a summary row."""
     lines = [
         "Gaps over seeds: " + ", ".join(str(s["seed"]) for s in summaries),
         "",
-        "| data | seed | P-tuning v2 | full FT | gap | target |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| data | seed | P-tuning v2 | full FT | gap | target | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     gaps: Dict[str, List[float]] = {}
     for summary in summaries:
@@ -243,8 +244,10 @@ def seed_gaps(summaries: List[dict]) -> List[str]:
             gap = pt2["dev_score"] - ft["dev_score"]
             gaps.setdefault(label, []).append(gap)
             target = TARGETS.get(label)
+            at_baseline = _baseline_note(label, pt2, ft)[1]
+            note = f"{' and '.join(at_baseline)} at the no-answer baseline" if at_baseline else ""
             lines.append(f"| {label} | {summary['seed']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
-                         f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} |")
+                         f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {note} |")
     for label, values in gaps.items():
         if len(values) < 2:
             continue
@@ -253,7 +256,7 @@ def seed_gaps(summaries: List[dict]) -> List[str]:
         target = TARGETS.get(label)
         met = "" if target is None else f" ({'met' if mean >= target else 'not met'} on the mean)"
         lines.append(f"| {label} | mean of {len(values)} | | | {mean * 100:+.1f} ± {sd * 100:.1f} | "
-                     f"{'-' if target is None else f'>= {target * 100:+.1f}'}{met} |")
+                     f"{'-' if target is None else f'>= {target * 100:+.1f}'}{met} | |")
     return lines
 
 

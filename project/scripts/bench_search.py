@@ -41,6 +41,8 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "head 1e-2 prompts 3e-2", "encoder": {"prompt_lr_scale": 3.0}},
         {"name": "head 1e-2 prompts 1e-1", "encoder": {"prompt_lr_scale": 10.0}},
         {"name": "head 1e-2 prompts 2e-1", "encoder": {"prompt_lr_scale": 20.0}},
+        # the recipe before the split (head and prompts at 1e-2), to compare the two at other seeds
+        {"name": "one rate 1e-2", "encoder": {"prompt_lr_scale": 1.0}},
     ],
     "conll": [
         # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it, and reads a layer mix
@@ -127,6 +129,8 @@ TRIALS: Dict[str, List[Dict]] = {
         # a hidden GELU layer in the span scorer (SpanExtractor hidden_width): the frozen
         # backbone's token vectors read by more than a linear probe
         {"name": "span scorer hidden 256", "model": {"hidden_width": 256}},
+        # the recipe before the split (head and prompts at 1e-1), to compare the two at other seeds
+        {"name": "one rate 1e-1", "lr": 0.1, "encoder": {"prompt_lr_scale": 1.0}},
         {"name": "head-only span scorer hidden 256 lr 1e-2", "method": "head-only", "lr": 0.01,
          "model": {"hidden_width": 256}},
     ],
