@@ -267,7 +267,8 @@ def test_jobs_must_be_positive(tmp_path):
 def test_every_recipe_is_a_valid_prompt_config_for_its_method(tmp_path):
     """Each prompt method's encoder settings, as run_args passes them, make a PromptConfig of that
     method's mode (head only has no prompts, so a recipe giving it a prompt rate would fail at
-    training time); P-tuning v2's prompts learn above the head's rate on SST-2 and SQuAD v1.1."""
+    training time); P-tuning v2's prompts learn above the head's rate on SST-2 only (SQuAD v1.1 went
+    back to one rate after seeds 1 and 2)."""
     import bench_run
 
     from spacy_ptuning.config import PromptConfig
@@ -280,8 +281,8 @@ def test_every_recipe_is_a_valid_prompt_config_for_its_method(tmp_path):
                 args = benchmark.run_args(data, method, "t", "d", tmp_path / "r.json", [])
                 encoder = dict(a.split("=", 1) for a in _option_values(args, "--encoder"))
                 PromptConfig(**mode_settings, **{k: json.loads(v) for k, v in encoder.items() if k != "pooling"})
-    for key in ("textcat", "qa"):
-        assert benchmark.RECIPES[key]["p-tuning-v2"]["encoder"]["prompt_lr_scale"] > 1
+    assert benchmark.RECIPES["textcat"]["p-tuning-v2"]["encoder"]["prompt_lr_scale"] > 1
+    assert benchmark.RECIPES["qa"]["p-tuning-v2"].get("encoder", {}).get("prompt_lr_scale", 1.0) == 1.0
 
 
 def _option_values(args, option):
