@@ -232,6 +232,19 @@ def test_every_search_trial_is_a_valid_run(tmp_path):
             assert args[2] == method and float(pairs["--lr"]) == settings["lr"]
 
 
+def test_a_search_output_keeps_one_seed(tmp_path):
+    """A search at another seed than the rows already in its output is refused with the fix;
+    the same seed gets those rows back, and a new output none."""
+    import bench_search
+
+    done = tmp_path / "search.json"
+    assert bench_search.previous_trials(done, 1) == []
+    done.write_text(json.dumps({"seed": 0, "trials": [{"data": "sst2", "trial": "base"}]}))
+    assert bench_search.previous_trials(done, 0) == [{"data": "sst2", "trial": "base"}]
+    with pytest.raises(typer.BadParameter, match=r"seed 0, not --seed 1: .*metrics/search-seed1"):
+        bench_search.previous_trials(done, 1)
+
+
 def test_a_trial_draws_its_own_larger_training_sample(tmp_path):
     import bench_search
 

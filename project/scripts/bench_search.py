@@ -162,10 +162,10 @@ def main(
     trials: str = typer.Option("", help="Comma-separated trial names to run (default: all)."),
 ) -> None:
     output = output if output.is_absolute() else HERE.parent / output
+    rows = previous_trials(output / "search.json", seed)
     paths = prepare("standard", output, seed, shared_data, "", "")
     wanted = set(trials.split(",")) if trials else None
     done = output / "search.json"
-    rows = json.loads(done.read_text(encoding="utf8"))["trials"] if done.exists() else []
     for name in datasets.split(",") if datasets else list(TRIALS):
         data = SETTINGS["standard"][name]
         for trial in TRIALS[name]:
@@ -191,6 +191,20 @@ def main(
             done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
     (output / "search.md").write_text(markdown(rows), encoding="utf8")
     print(markdown(rows))
+
+
+def previous_trials(done: Path, seed: int) -> List[Dict]:
+    """The rows of an earlier search in the same output (none if there is none yet); an output
+    holding another seed's search is refused, since its rows and subsets belong to that seed."""
+    if not done.exists():
+        return []
+    previous = json.loads(done.read_text(encoding="utf8"))
+    if previous.get("seed") != seed:
+        raise typer.BadParameter(
+            f"{done} holds the trials of seed {previous.get('seed')}, not --seed {seed}: give this seed its own "
+            f"--output (e.g. metrics/search-seed{seed})."
+        )
+    return previous["trials"]
 
 
 def larger_sample(name: str, data: BenchData, shared_data: str, output: Path, size: int, seed: int) -> str:
