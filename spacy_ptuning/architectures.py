@@ -4,12 +4,13 @@ from typing import List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Gelu, Linear, Logistic, Model, Softmax_v2, chain, with_array
+from thinc.api import Dropout, Linear, Logistic, Model, Softmax_v2, chain, with_array
 from thinc.types import Floats2d
 
 from .backbone import get_backbone
 from .config import PromptConfig
 from .layers.encoder import TransformerOutput, prompted_transformer
+from .layers.hidden import hidden_layer
 from .layers.pooling import cls_and_tokens, mean_tokens, pool_cls, pool_tokens
 from .layers.span_head import span_and_null_scores, token_scorer
 from .layers.prompted_transformer import PromptedTransformer
@@ -132,15 +133,10 @@ def Tok2VecTagger(
 ) -> Model[List[Doc], List[Floats2d]]:
     """The same tag head over any tok2vec, e.g. spacy-transformers' listener: the
     full fine-tuning baseline of the benchmark uses ptuning_ner with it."""
-    if hidden_width < 0:
-        raise ValueError(f"hidden_width must be 0 (a linear head) or a positive width, got {hidden_width}.")
     width = tok2vec.maybe_get_dim("nO")
-    if hidden_width:
-        linear = Softmax_v2(nO=nO, nI=hidden_width)
-        head = chain(Dropout(dropout), Gelu(nO=hidden_width, nI=width), linear)
-    else:
-        linear = Softmax_v2(nO=nO, nI=width)
-        head = chain(Dropout(dropout), linear)
+    hidden = hidden_layer(width, hidden_width)
+    linear = Softmax_v2(nO=nO, nI=hidden_width or width)
+    head = chain(Dropout(dropout), linear) if hidden is None else chain(Dropout(dropout), hidden, linear)
     model = chain(tok2vec, with_array(head))
     model.set_ref("head", linear)
     return model

@@ -2,21 +2,20 @@
 from itertools import accumulate
 from typing import Callable, List, Tuple
 
-from thinc.api import Dropout, Gelu, Linear, Model, chain
+from thinc.api import Dropout, Linear, Model, chain
 from thinc.types import Floats2d
+
+from .hidden import hidden_layer
 
 NULL_POOLINGS = ("cls", "mean")
 
 
 def token_scorer(width: int, hidden_width: int = 0) -> Model[Floats2d, Floats2d]:
-    """Rows (width wide) -> start/end logits: one linear layer, or with hidden_width > 0 a
-    GELU layer that wide before it, so that a frozen backbone's vectors are not limited to
-    a linear probe."""
-    if hidden_width < 0:
-        raise ValueError(f"hidden_width must be 0 (a linear scorer) or a positive width, got {hidden_width}.")
-    if hidden_width == 0:
-        return Linear(nO=2, nI=width)
-    return chain(Gelu(nO=hidden_width, nI=width), Linear(nO=2, nI=hidden_width))
+    """Rows (width wide) -> start/end logits: one linear layer, or with hidden_width > 0 the
+    head's hidden layer (hidden_layer) before it."""
+    hidden = hidden_layer(width, hidden_width)
+    linear = Linear(nO=2, nI=hidden_width or width)
+    return linear if hidden is None else chain(hidden, linear)
 
 
 def span_and_null_scores(
