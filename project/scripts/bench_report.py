@@ -47,6 +47,19 @@ def last_epoch_gain(run: dict) -> float:
     return score_by_epoch(run, epochs) - score_by_epoch(run, epochs - 1) if epochs > 1 else float("nan")
 
 
+def pt2_ft_pairs(runs: List[dict]) -> List[Tuple[str, dict, dict]]:
+    """(data set, P-tuning v2 run, full fine-tuning run) for each data set where both have a dev
+    score, in the runs' order."""
+    by = {(_label(r), r["method"]): r for r in runs}
+    pairs = [(label, by.get((label, "p-tuning-v2")), by.get((label, "full-fine-tuning"))) for label in _labels(runs)]
+    return [(label, pt2, ft) for label, pt2, ft in pairs
+            if pt2 and ft and pt2["dev_score"] is not None and ft["dev_score"] is not None]
+
+
+def _target_cell(target) -> str:
+    return "-" if target is None else f">= {target * 100:+.1f}"
+
+
 def comparison(runs: List[dict]) -> List[str]:
     """P-tuning v2 (its recipe's epochs) against full fine-tuning per data set, with the targets;
     then both at equal epochs (P-tuning v2's curve within full FT's epochs) and at equal time
@@ -59,10 +72,7 @@ def comparison(runs: List[dict]) -> List[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     notes: List[str] = []
-    for label in _labels(runs):
-        pt2, ft = by.get((label, "p-tuning-v2")), by.get((label, "full-fine-tuning"))
-        if not pt2 or not ft or pt2["dev_score"] is None or ft["dev_score"] is None:
-            continue
+    for label, pt2, ft in pt2_ft_pairs(runs):
         gap = pt2["dev_score"] - ft["dev_score"]
         target = TARGETS.get(label)
         speed = pt2["train_words_per_second"] / ft["train_words_per_second"]
@@ -83,7 +93,7 @@ def comparison(runs: List[dict]) -> List[str]:
         lines.append(
             f"| {label} | {pt2['score_name']} | {pt2['dev_score'] * 100:.1f} ({pt2.get('epochs', '?')}) | "
             f"{ft['dev_score'] * 100:.1f} ({epochs or '?'}) | "
-            f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {met} | "
+            f"{gap * 100:+.1f} | {_target_cell(target)} | {met} | "
             f"{speed:.2f}x ({'met' if speed >= SPEED_TARGET else 'not met'}: >= {SPEED_TARGET}x) | "
             f"{score_by_epoch(pt2, epochs) * 100:.1f} / {score_by_epoch(ft, epochs) * 100:.1f} at {epochs} epochs | "
             f"{score_within(pt2, at) * 100:.1f} / {score_within(ft, at) * 100:.1f} at {at / 60:.1f} min | "
@@ -236,18 +246,13 @@ def seed_gaps(summaries: List[dict]) -> List[str]:
     ]
     gaps: Dict[str, List[float]] = {}
     for summary in summaries:
-        by = {(_label(r), r["method"]): r for r in summary["runs"]}
-        for label in _labels(summary["runs"]):
-            pt2, ft = by.get((label, "p-tuning-v2")), by.get((label, "full-fine-tuning"))
-            if not pt2 or not ft or pt2["dev_score"] is None or ft["dev_score"] is None:
-                continue
+        for label, pt2, ft in pt2_ft_pairs(summary["runs"]):
             gap = pt2["dev_score"] - ft["dev_score"]
             gaps.setdefault(label, []).append(gap)
-            target = TARGETS.get(label)
             at_baseline = _baseline_note(label, pt2, ft)[1]
             note = f"{' and '.join(at_baseline)} at the no-answer baseline" if at_baseline else ""
             lines.append(f"| {label} | {summary['seed']} | {pt2['dev_score'] * 100:.1f} | {ft['dev_score'] * 100:.1f} | "
-                         f"{gap * 100:+.1f} | {'-' if target is None else f'>= {target * 100:+.1f}'} | {note} |")
+                         f"{gap * 100:+.1f} | {_target_cell(TARGETS.get(label))} | {note} |")
     for label, values in gaps.items():
         if len(values) < 2:
             continue
@@ -256,7 +261,7 @@ def seed_gaps(summaries: List[dict]) -> List[str]:
         target = TARGETS.get(label)
         met = "" if target is None else f" ({'met' if mean >= target else 'not met'} on the mean)"
         lines.append(f"| {label} | mean of {len(values)} | | | {mean * 100:+.1f} ± {sd * 100:.1f} | "
-                     f"{'-' if target is None else f'>= {target * 100:+.1f}'}{met} | |")
+                     f"{_target_cell(target)}{met} | |")
     return lines
 
 
