@@ -34,9 +34,9 @@ class PromptConfig:
         rate times this, the head at the full rate. Below 1 for an MLP
         (prefix-tuning on CoNLL: MLP at 5e-4 under a head at 5e-2, 0.01, gives
         82.6 F1 where one rate collapsed to no entities); above 1 when the
-        prompts want a higher rate than a new head (P-tuning v2 on SQuAD v1.1:
-        prompts at 1e-1 over a head at 1e-2, 10, gives 29.5 F1 against 20.9
-        with both at 1e-1).
+        prompts want a higher rate than a new head (P-tuning v2 on SST-2:
+        prompts at 1e-1 over a head at 1e-2, 10, gives 85.8% accuracy on
+        average over three seeds against 84.9 with both at 1e-2).
     layer_mix: the encoder's states are a learned softmax-weighted sum over the
         embeddings and every layer's output instead of the last layer's (for
         sentence-embedding backbones, whose last layer keeps little per-token

@@ -6,7 +6,8 @@ spaCy trains every component with one optimizer, and full fine-tuning needs two 
 in a few hundred steps (CoNLL-03: 40.6 F1 with one rate of 1e-4, 89.4 with the head at 1e-2).
 Prefix-tuning's MLP is the same case (CoNLL-03: no entities with one rate at any of 2e-2 to
 5e-5, 82.6 F1 with the MLP at 5e-4 and the head at 5e-2), and P-tuning v2's prompts the
-reverse (SQuAD v1.1: 20.9 F1 with head and prompts at 1e-1, 29.5 with the head at 1e-2)."""
+reverse (SST-2, mean of three seeds: 84.9% with head and prompts at 1e-2, 85.8 with the
+prompts at 1e-1)."""
 from typing import Dict, Tuple
 
 from thinc.api import Model, Optimizer
