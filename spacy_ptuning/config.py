@@ -3,7 +3,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Tuple
 
 PROMPT_MODES = ("deep", "shallow", "none", "finetune")
-PROMPT_INITS = ("normal", "uniform", "vocab")
+PROMPT_INITS = ("normal", "uniform", "vocab", "activations")
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,12 @@ class PromptConfig:
     prefix_projection: reparameterise the prompts through a two-layer MLP
         (prefix-tuning, Li & Liang 2021); projection_hidden is its width.
     prefix_dropout: dropout applied to the prompt vectors while training.
-    init: "normal" (N(0, init_std)), "uniform" (U(-init_std, init_std)) or
+    init: "normal" (N(0, init_std)), "uniform" (U(-init_std, init_std)),
         "vocab" (keys/values, or embeddings in shallow mode, of random vocabulary
-        tokens, as suggested by Lester et al. 2021).
+        tokens, as suggested by Lester et al. 2021: each layer's key/value
+        projection of the token embeddings) or "activations" (deep mode: the keys
+        and values each layer computes when the backbone reads those tokens as a
+        text, Li & Liang 2021's real-word activations; shallow mode: as "vocab").
     backbone_dropout: while training, apply the frozen backbone's own dropout
         (hidden and attention dropout at its configured rates), as the reference
         P-tuning v2 implementation does by keeping the backbone in train mode;

@@ -141,6 +141,32 @@ def test_vocab_init_uses_backbone_keys(bert_dir):
     torch.testing.assert_close(table[:, : backbone.hidden_size], layer0.key(emb[ids]).detach())
 
 
+def test_activations_init_uses_each_layers_input_states(bert_dir):
+    backbone = get_backbone(bert_dir)
+    module = PromptedTransformer(PromptConfig(prefix_length=3, init="activations", seed=1), backbone)
+    module.initialize_from_backbone()
+    table = module.prefix.table.detach()
+    hidden = backbone.hidden_size
+    ids = torch.randint(0, backbone.model.get_input_embeddings().weight.shape[0], (3,),
+                        generator=torch.Generator().manual_seed(1))
+    states = backbone.model(input_ids=ids[None], output_hidden_states=True).hidden_states
+    layer1 = self_attention(backbone.model.encoder.layer[1])
+    # layer 1's key block (after layer 0's key and value) comes from the states entering layer 1
+    torch.testing.assert_close(table[:, 2 * hidden : 3 * hidden], layer1.key(states[1][0]).detach())
+    torch.testing.assert_close(table[:, 3 * hidden : 4 * hidden], layer1.value(states[1][0]).detach())
+    vocab = PromptedTransformer(PromptConfig(prefix_length=3, init="vocab", seed=1), backbone)
+    vocab.initialize_from_backbone()
+    assert not torch.allclose(vocab.prefix.table, table)  # the same tokens, other states
+
+
+def test_activations_init_longer_than_the_backbone_is_refused(bert_dir):
+    backbone = get_backbone(bert_dir)
+    length = backbone.max_length + 1
+    module = PromptedTransformer(PromptConfig(prefix_length=length, init="activations"), backbone)
+    with pytest.raises(ValueError, match=f"reads the {length} prompt tokens as one text"):
+        module.initialize_from_backbone()
+
+
 @pytest.mark.parametrize(
     "kwargs,fragment",
     [

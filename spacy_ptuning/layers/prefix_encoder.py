@@ -1,5 +1,5 @@
 """Trainable prompt parameters (torch), in the layout the backbone consumes."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -49,12 +49,13 @@ class PrefixEncoder(nn.Module):
         shape = (cfg.prefix_length, width)
         if cfg.init == "uniform":
             return (torch.rand(shape, generator=generator) * 2 - 1) * cfg.init_std
-        if cfg.init == "vocab":  # filled by init_from_vocab once the weights are loaded
+        if cfg.init in ("vocab", "activations"):  # filled by init_from_vocab once the weights are loaded
             return torch.zeros(shape)
         return torch.randn(shape, generator=generator) * cfg.init_std
 
     def init_from_vocab(self, backbone: Backbone) -> None:
-        """init "vocab": set the table from random vocabulary tokens (needs the backbone's weights)."""
+        """init "vocab" or "activations": set the table from random vocabulary tokens (needs the
+        backbone's weights)."""
         generator = torch.Generator().manual_seed(self.cfg.seed)
         with torch.no_grad():
             self.table.copy_(self._vocab_table(self.cfg, backbone, self.table.shape[1], generator))
@@ -62,18 +63,23 @@ class PrefixEncoder(nn.Module):
     def _vocab_table(
         self, cfg: PromptConfig, backbone: Backbone, width: int, generator: torch.Generator
     ) -> torch.Tensor:
-        """Embeddings of random vocabulary tokens, or in deep mode their keys and values at each layer."""
+        """Embeddings of random vocabulary tokens, or in deep mode their keys and values at each
+        layer: each layer's key/value projection of the token embeddings ("vocab"), or of the
+        states the backbone feeds that layer when it reads the tokens as one text
+        ("activations": the keys and values attention really sees, at their scale)."""
         embeddings = backbone.model.get_input_embeddings().weight.detach().float().cpu()
         ids = torch.randint(0, embeddings.shape[0], (cfg.prefix_length,), generator=generator)
         emb = embeddings[ids]
         if width == self.hidden:
             return emb.clone()
+        layers = backbone.model.encoder.layer
+        inputs = _layer_inputs(backbone, ids) if cfg.init == "activations" else [emb] * len(layers)
         with torch.no_grad():
             parts = []
-            for layer in backbone.model.encoder.layer:
+            for layer, states in zip(layers, inputs):
                 attention = self_attention(layer)
-                parts.append(_linear(attention.key, emb))
-                parts.append(_linear(attention.value, emb))
+                parts.append(_linear(attention.key, states))
+                parts.append(_linear(attention.value, states))
         return torch.cat(parts, dim=-1)
 
     def forward(self, batch_size: int, dropout: bool = False) -> torch.Tensor:
@@ -92,6 +98,22 @@ class PrefixEncoder(nn.Module):
         kv = prompts.reshape(batch_size, prefix, 2 * self.n_layers, self.n_heads, self.head_dim)
         kv = kv.permute(2, 0, 3, 1, 4)
         return tuple((kv[2 * i], kv[2 * i + 1]) for i in range(self.n_layers))
+
+
+def _layer_inputs(backbone: Backbone, ids: torch.Tensor) -> List[torch.Tensor]:
+    """The hidden states [len(ids), hidden] entering each layer when the frozen backbone reads
+    the token ids as one text (no special tokens, no prompts), on the CPU in float32."""
+    if len(ids) > backbone.max_length:
+        raise ValueError(
+            f"init \"activations\" reads the {len(ids)} prompt tokens as one text, longer than the "
+            f"backbone's {backbone.max_length} positions: use init \"vocab\" or a shorter prefix_length."
+        )
+    model = backbone.model
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        out = model(input_ids=ids[None].to(device), attention_mask=torch.ones((1, len(ids)), dtype=torch.long,
+                    device=device), output_hidden_states=True)
+    return [states[0].float().cpu() for states in out.hidden_states[: backbone.n_layers]]
 
 
 def _linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
