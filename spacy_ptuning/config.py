@@ -95,6 +95,12 @@ class PromptConfig:
             raise ValueError(f"init_std must be > 0, got {self.init_std!r}.")
 
     @property
+    def init_from_backbone(self) -> bool:
+        """Whether the prompts' first values come from the backbone's weights (init "vocab" or
+        "activations"), so they are set once the weights are loaded rather than at construction."""
+        return self.init in ("vocab", "activations")
+
+    @property
     def n_prompts(self) -> int:
         """Prompt positions actually used (0 when there are no prompts)."""
         return 0 if self.mode in ("none", "finetune") else self.prefix_length

@@ -49,7 +49,7 @@ class PrefixEncoder(nn.Module):
         shape = (cfg.prefix_length, width)
         if cfg.init == "uniform":
             return (torch.rand(shape, generator=generator) * 2 - 1) * cfg.init_std
-        if cfg.init in ("vocab", "activations"):  # filled by init_from_vocab once the weights are loaded
+        if cfg.init_from_backbone:  # filled by init_from_vocab once the weights are loaded
             return torch.zeros(shape)
         return torch.randn(shape, generator=generator) * cfg.init_std
 

@@ -55,7 +55,7 @@ class PromptedTransformer(nn.Module):
         the fine-tuning copy's pretrained weights, prompts initialised from the vocabulary."""
         if self.finetuned is not None:
             self.finetuned.load_state_dict(self.backbone.trainable_copy().state_dict())
-        if self.prefix is not None and self.cfg.init in ("vocab", "activations"):
+        if self.prefix is not None and self.cfg.init_from_backbone:
             self.prefix.init_from_vocab(self.backbone)
 
     def train(self, mode: bool = True) -> "PromptedTransformer":
