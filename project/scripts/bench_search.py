@@ -156,6 +156,10 @@ TRIALS: Dict[str, List[Dict]] = {
         # the keys and values each layer computes for real tokens, at their scale (norm ~20
         # against ~1.6 for "vocab"'s projected embeddings and 0.4 for N(0, 0.02))
         {"name": "init activations", "encoder": {"init": "activations"}},
+        # init vocab is the recipe since; its prompts start at ~0.08 an element, which one Adam
+        # step at 1e-1 outweighs: slower rates keep more of the start
+        {"name": "vocab lr 3e-2", "lr": 0.03},
+        {"name": "vocab lr 5e-2", "lr": 0.05},
     ],
     "squad2": [
         # on the whole data (GPU, benchmarks/results/full-squad2-heads.json) P-tuning v2 at the
