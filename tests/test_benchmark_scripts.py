@@ -175,7 +175,7 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
 
     lines = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.50, 0.3)])
     assert lines[-1] == ("- squad2: always-no-answer scores 48.0 on these 150 questions; P-tuning v2 did not beat "
-                         "it, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
+                         "it by more than one question, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
                          "full FT 30.0.")
     # a gap within the target (-2 >= -5), but P-tuning v2 answers nothing: not met
     assert "| no: P-tuning v2 at the no-answer baseline |" in lines[2]
@@ -185,6 +185,9 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
     assert "| yes |" in answering[2] and "did not beat" not in answering[-1]
     both = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.48, 0.3)])
     assert "| void: both at the no-answer baseline |" in both[2]
+    # one question above the baseline (73 of 150 against 72) is no evidence either
+    one_more = bench_report.comparison([qa("p-tuning-v2", 73 / 150, 0.18), qa("full-fine-tuning", 73 / 150, 0.26)])
+    assert "| void: both at the no-answer baseline |" in one_more[2]
 
 
 def test_a_baseline_below_the_linear_probe_voids_the_comparison():
