@@ -167,6 +167,7 @@ TRIALS: Dict[str, List[Dict]] = {
         # step at 1e-1 outweighs: slower rates keep more of the start (they lost over seeds 0-2)
         {"name": "vocab lr 3e-2", "lr": 0.03},
         {"name": "vocab lr 5e-2", "lr": 0.05},
+        {"name": "1600 questions 3 epochs init vocab", "train_size": 1600, "epoch_factor": 1},
     ],
     "squad2": [
         # on the whole data (GPU, benchmarks/results/full-squad2-heads.json) P-tuning v2 at the
@@ -182,6 +183,11 @@ TRIALS: Dict[str, List[Dict]] = {
         # the head (span and no-answer classifiers) below the prompts' rate
         {"name": "head 1e-2 prompts 3e-2", "lr": 0.01, "encoder": {"prompt_lr_scale": 3.0}},
         {"name": "head 1e-2 prompts 1e-1", "lr": 0.01, "encoder": {"prompt_lr_scale": 10.0}},
+        # 4x the questions at a third of the epochs (about the same compute): enough for either
+        # method to leave the baseline?
+        {"name": "1600 questions 3 epochs", "train_size": 1600, "epoch_factor": 1},
+        {"name": "full fine-tuning 1600 questions 3 epochs", "method": "full-fine-tuning",
+         "train_size": 1600, "epoch_factor": 1},
     ],
 }
 
