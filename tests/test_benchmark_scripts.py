@@ -175,8 +175,8 @@ def test_squad2_rows_at_the_no_answer_baseline_are_flagged():
 
     lines = bench_report.comparison([qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.50, 0.3)])
     assert lines[-1] == ("- squad2: always-no-answer scores 48.0 on these 150 questions; P-tuning v2 did not beat "
-                         "it by more than one question, so the gap is no evidence of answering. Forced-answer HasAns F1: P-tuning v2 9.7, "
-                         "full FT 30.0.")
+                         "it by more than one question, so the gap is no evidence of answering. Forced-answer "
+                         "HasAns F1: P-tuning v2 9.7, full FT 30.0.")
     # a gap within the target (-2 >= -5), but P-tuning v2 answers nothing: not met
     assert "| no: P-tuning v2 at the no-answer baseline |" in lines[2]
     seeds = bench_report.seed_gaps([{"seed": 0, "runs": [qa("p-tuning-v2", 0.48, 0.097), qa("full-fine-tuning", 0.50, 0.3)]}])

@@ -112,11 +112,12 @@ def _baseline_note(label: str, pt2: dict, ft: dict) -> Tuple[List[str], List[str
     if pt2["score_name"] != "qa_f1" or not n or n_has is None or n_has == n:
         return [], []
     baseline = (n - n_has) / n
-    at_baseline = [name for name, run in (("P-tuning v2", pt2), ("full FT", ft)) if run["dev_score"] <= baseline + 1 / n + 1e-9]
+    at_baseline = [name for name, run in (("P-tuning v2", pt2), ("full FT", ft))
+                   if run["dev_score"] <= baseline + 1 / n + 1e-9]
     return [
         f"- {label}: always-no-answer scores {baseline * 100:.1f} on these {n} questions"
-        + (f"; {' and '.join(at_baseline)} did not beat it by more than one question, so the gap is no evidence of answering"
-           if at_baseline else "")
+        + (f"; {' and '.join(at_baseline)} did not beat it by more than one question, so the gap is no "
+           "evidence of answering" if at_baseline else "")
         + f". Forced-answer HasAns F1: P-tuning v2 {pt2['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}, "
         f"full FT {ft['dev_scores'].get('qa_forced_f1', 0) * 100:.1f}."
     ], at_baseline
