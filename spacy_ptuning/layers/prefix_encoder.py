@@ -49,18 +49,18 @@ class PrefixEncoder(nn.Module):
         shape = (cfg.prefix_length, width)
         if cfg.init == "uniform":
             return (torch.rand(shape, generator=generator) * 2 - 1) * cfg.init_std
-        if cfg.init_from_backbone:  # filled by init_from_vocab once the weights are loaded
+        if cfg.init_from_backbone:  # filled by init_from_backbone once the weights are loaded
             return torch.zeros(shape)
         return torch.randn(shape, generator=generator) * cfg.init_std
 
-    def init_from_vocab(self, backbone: Backbone) -> None:
+    def init_from_backbone(self, backbone: Backbone) -> None:
         """init "vocab" or "activations": set the table from random vocabulary tokens (needs the
         backbone's weights)."""
         generator = torch.Generator().manual_seed(self.cfg.seed)
         with torch.no_grad():
-            self.table.copy_(self._vocab_table(self.cfg, backbone, self.table.shape[1], generator))
+            self.table.copy_(self._backbone_table(self.cfg, backbone, self.table.shape[1], generator))
 
-    def _vocab_table(
+    def _backbone_table(
         self, cfg: PromptConfig, backbone: Backbone, width: int, generator: torch.Generator
     ) -> torch.Tensor:
         """Embeddings of random vocabulary tokens, or in deep mode their keys and values at each

@@ -56,7 +56,7 @@ class PromptedTransformer(nn.Module):
         if self.finetuned is not None:
             self.finetuned.load_state_dict(self.backbone.trainable_copy().state_dict())
         if self.prefix is not None and self.cfg.init_from_backbone:
-            self.prefix.init_from_vocab(self.backbone)
+            self.prefix.init_from_backbone(self.backbone)
 
     def train(self, mode: bool = True) -> "PromptedTransformer":
         """Set the flag only: dropout follows forward's `dropout` argument instead.
