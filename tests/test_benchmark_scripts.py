@@ -304,3 +304,19 @@ def test_every_recipe_is_a_valid_prompt_config_for_its_method(tmp_path):
 def _option_values(args, option):
     """The values of a repeatable command-line option, in order."""
     return [args[i + 1] for i, arg in enumerate(args) if arg == option]
+
+
+def test_the_depth_trial_keeps_a_backbones_first_layers(bert_dir, tmp_path):
+    import bench_depth
+    import torch
+    from transformers import AutoModel
+
+    bench_depth.main(tmp_path / "cut", layers=1, backbone=str(bert_dir))
+    full, cut = AutoModel.from_pretrained(str(bert_dir)), AutoModel.from_pretrained(str(tmp_path / "cut"))
+    assert len(full.encoder.layer) > 1 and len(cut.encoder.layer) == cut.config.num_hidden_layers == 1
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    with torch.no_grad():
+        first = full(ids, output_hidden_states=True).hidden_states[1]
+        assert torch.allclose(cut(ids).last_hidden_state, first)
+    with pytest.raises(typer.BadParameter, match="--layers must be from 1 to the backbone's"):
+        bench_depth.main(tmp_path / "none", layers=0, backbone=str(bert_dir))
