@@ -39,6 +39,9 @@ def PromptEncoder(
     finetune_lr_scale: float = 1.0,
     prompt_lr_scale: float = 1.0,
     layer_mix: bool = False,
+    adapter_width: int = 0,
+    adapter_scale: float = 4.0,
+    adapter_lr_scale: float = 1.0,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
@@ -51,7 +54,10 @@ def PromptEncoder(
     finetune_lr_scale: mode "finetune" only, the backbone copy's share of the
     learning rate; prompt_lr_scale: modes "deep"/"shallow" only, the prompts' (and
     projection MLP's) share (see PromptConfig); layer_mix: the states are a learned
-    softmax-weighted sum over the backbone's layers instead of its last layer's.
+    softmax-weighted sum over the backbone's layers instead of its last layer's;
+    adapter_width/adapter_scale/adapter_lr_scale: a parallel feed-forward adapter that
+    wide at every layer (0: none), its output factor and its share of the rate (with
+    mode "deep", He et al.'s MAM configuration; see PromptConfig).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"Unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}.")
@@ -68,6 +74,9 @@ def PromptEncoder(
         finetune_lr_scale=finetune_lr_scale,
         prompt_lr_scale=prompt_lr_scale,
         layer_mix=layer_mix,
+        adapter_width=adapter_width,
+        adapter_scale=adapter_scale,
+        adapter_lr_scale=adapter_lr_scale,
     )
     shared = get_backbone(backbone)
     check_window(shared, window, stride)

@@ -19,10 +19,10 @@ from typing import Dict, Optional, Union
 import torch
 
 from .layers.backbone_dropout import install_backbone_dropout
+from .layers.families import SUPPORTED_MODEL_TYPES, Family, family_of
+from .layers.ffn_adapter import install_ffn_adapters
 from .layers.prefix_attention import install_prefix_attention
 
-SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
-_ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 _FORK_HOOK_REGISTERED = False
@@ -67,10 +67,11 @@ class Backbone:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    model = _load_weights(self.path)
+                    model = _load_weights(self.path, self.family)
                     model.requires_grad_(False)
                     model.eval()
                     install_prefix_attention(model)
+                    install_ffn_adapters(model, self.family)
                     install_backbone_dropout(model)
                     self._model = model
         return self._model
@@ -102,8 +103,21 @@ class Backbone:
         return int(self.config.num_attention_heads)
 
     @property
+    def family(self) -> Family:
+        """Where this architecture keeps what the injection wraps (layers/families.py)."""
+        return family_of(self.model_type)
+
+    @property
     def is_roberta_like(self) -> bool:
-        return self.model_type in _ROBERTA_LIKE
+        """Whether positions start after the padding index (RoBERTa's layout)."""
+        return self.family.roberta_positions
+
+    def model_inputs(self, **inputs) -> dict:
+        """Keyword arguments for the model's forward: token_type_ids dropped for families
+        whose models take none (MPNet)."""
+        if not self.family.token_types:
+            inputs.pop("token_type_ids", None)
+        return inputs
 
     @property
     def type_vocab_size(self) -> int:
@@ -141,10 +155,10 @@ class Backbone:
         pretrained weights, or (pretrained=False) the architecture alone, whose
         weights a later load_state_dict fills."""
         if pretrained:
-            return _load_weights(self.path)
+            return _load_weights(self.path, self.family)
         from transformers import AutoModel
 
-        return AutoModel.from_config(self.config, add_pooling_layer=False, attn_implementation="sdpa")
+        return AutoModel.from_config(self.config, add_pooling_layer=False, attn_implementation=_attention(self.family))
 
     def to(self, device: torch.device) -> None:
         """Move the shared weights to device (all users of the backbone follow)."""
@@ -236,7 +250,7 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise BackboneError(
             f"Backbone {str(name)!r} is a {model_type!r} model; spacy-ptuning supports "
-            f"{', '.join(SUPPORTED_MODEL_TYPES)} encoders (BERT, RoBERTa and XLM-R style)."
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} encoders."
         )
     if not any((path / f).exists() for f in _WEIGHT_FILES):
         raise BackboneError(
@@ -262,14 +276,21 @@ def _load_tokenizer(path: Path, name: str):
     return tokenizer
 
 
-def _load_weights(path: Path) -> torch.nn.Module:
+def _attention(family: Family) -> str:
+    """The attention implementation to load: sdpa where the family's models offer it."""
+    return "sdpa" if family.sdpa else "eager"
+
+
+def _load_weights(path: Path, family: Family) -> torch.nn.Module:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the unused pooler weights are expected
     try:
-        return AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False, attn_implementation="sdpa")
+        return AutoModel.from_pretrained(
+            path, local_files_only=True, add_pooling_layer=False, attn_implementation=_attention(family)
+        )
     finally:
         hf_logging.set_verbosity(verbosity)
 

@@ -4,6 +4,7 @@ from typing import Any, Dict, Tuple
 
 PROMPT_MODES = ("deep", "shallow", "none", "finetune")
 PROMPT_INITS = ("normal", "uniform", "vocab", "activations")
+ADAPTER_MODES = ("deep", "shallow", "none")  # modes that can add feed-forward adapters
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class PromptConfig:
         prompts want a higher rate than a new head (P-tuning v2 on SST-2:
         prompts at 1e-1 over a head at 1e-2, 10, gives 85.8% accuracy on
         average over three seeds against 84.9 with both at 1e-2).
+    adapter_width: width of a parallel feed-forward adapter at every layer (He et al. 2022:
+        down-projection, ReLU, up-projection initialised to zero, times adapter_scale,
+        added to the frozen feed-forward block's output); 0 (the default): none. With
+        mode "deep" this is He et al.'s MAM configuration; with mode "none", adapters
+        alone. The backbone stays frozen and shared.
+    adapter_scale: the factor on the adapter's output (He et al. use 4).
+    adapter_lr_scale: the adapters learn at the optimizer's rate times this.
     layer_mix: the encoder's states are a learned softmax-weighted sum over the
         embeddings and every layer's output instead of the last layer's (for
         sentence-embedding backbones, whose last layer keeps little per-token
@@ -59,6 +67,9 @@ class PromptConfig:
     finetune_lr_scale: float = 1.0
     prompt_lr_scale: float = 1.0
     layer_mix: bool = False
+    adapter_width: int = 0
+    adapter_scale: float = 4.0
+    adapter_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in PROMPT_MODES:
@@ -93,6 +104,29 @@ class PromptConfig:
                         "the prompts' rate")
         if self.init_std <= 0:
             raise ValueError(f"init_std must be > 0, got {self.init_std!r}.")
+        self._check_adapters()
+
+    def _check_adapters(self) -> None:
+        if isinstance(self.adapter_width, bool) or not isinstance(self.adapter_width, int) or self.adapter_width < 0:
+            raise ValueError(
+                f"adapter_width must be an integer >= 0 (0: no adapters), got {self.adapter_width!r}."
+            )
+        if self.adapter_width and self.mode not in ADAPTER_MODES:
+            raise ValueError(
+                f"adapter_width applies to modes {', '.join(ADAPTER_MODES)} (the backbone is frozen); mode is "
+                f"{self.mode!r}: set adapter_width = 0."
+            )
+        if isinstance(self.adapter_scale, bool) or not isinstance(self.adapter_scale, (int, float)) \
+                or self.adapter_scale <= 0:
+            raise ValueError(f"adapter_scale must be a number > 0, got {self.adapter_scale!r}.")
+        if isinstance(self.adapter_lr_scale, bool) or not isinstance(self.adapter_lr_scale, (int, float)) \
+                or self.adapter_lr_scale <= 0:
+            raise ValueError(f"adapter_lr_scale must be a number > 0, got {self.adapter_lr_scale!r}.")
+        if self.adapter_lr_scale != 1.0 and not self.adapter_width:
+            raise ValueError(
+                f"adapter_lr_scale is {self.adapter_lr_scale!r} but there are no adapters (adapter_width = 0): "
+                "leave it at 1.0 or set adapter_width."
+            )
 
     @property
     def init_from_backbone(self) -> bool:

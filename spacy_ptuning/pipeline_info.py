@@ -1,4 +1,4 @@
-"""What a trained pipeline holds: backbone, prompts, trainable share and artifact sizes."""
+"""What a trained pipeline holds: backbone, prompts, adapters, trainable share and artifact sizes."""
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -37,6 +37,9 @@ def pipeline_info(nlp: Language, path: Optional[Path] = None) -> Dict[str, Any]:
             "prefix_length": module.cfg.prefix_length,
             "mode": module.cfg.mode,
             "prefix_projection": module.cfg.prefix_projection,
+            "adapter_width": module.cfg.adapter_width,
+            "adapter_parameters": sum(p.numel() for p in module.adapters.parameters())
+            if module.adapters is not None else 0,
             "trainable_parameters": report.trainable,
             "share_of_backbone": report.share,
             "artifact_bytes": size,

@@ -9,7 +9,7 @@ from spacy_ptuning.layers.encoder import get_torch_module
 
 from test_ner import ner_examples, ner_nlp
 from test_qa import qa_examples, qa_nlp
-from util import blank, encoder_cfg, sentiment_texts, textcat_examples, train
+from util import blank, encoder_cfg, randomize_adapters, sentiment_texts, textcat_examples, train
 
 TEXTS = [f"john visited london and mary works in paris {i} " + "the movie was good " * (i % 5 * 6) for i in range(24)]
 
@@ -26,15 +26,18 @@ def _outputs(nlp, texts):
 
 def _pipelines(bert_dir):
     """textcat, NER and QA pipelines with heavy prompt dropout (0.5), so that any
-    dropout leaking into inference would change their outputs."""
+    dropout leaking into inference would change their outputs; NER and QA with
+    feed-forward adapters of their own (random, so that they matter)."""
     dropout = {"prefix_dropout": 0.5}
     textcat = blank()
     textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, **dropout)}})
     train(textcat, textcat_examples(textcat, sentiment_texts(8)), n_iter=3)
-    ner = ner_nlp(bert_dir, **dropout)
+    ner = ner_nlp(bert_dir, adapter_width=4, **dropout)
     train(ner, ner_examples(ner), n_iter=3)
-    qa = qa_nlp(bert_dir, **dropout)
+    qa = qa_nlp(bert_dir, adapter_width=8, **dropout)
     train(qa, qa_examples(qa), n_iter=3)
+    randomize_adapters(ner, seed=1)
+    randomize_adapters(qa, seed=2)
     return textcat, ner, qa
 
 

@@ -13,7 +13,7 @@ from spacy_ptuning.serialize import adapter_metadata
 
 from test_ner import ner_examples, ner_nlp
 from test_qa import qa_examples, qa_nlp
-from util import blank, encoder_cfg, sentiment_texts, textcat_examples, train
+from util import blank, encoder_cfg, randomize_adapters, sentiment_texts, textcat_examples, train
 
 TASKS = ("ptuning_textcat", "ptuning_ner", "ptuning_qa")
 LONG = " ".join(["john visited london and mary works in paris"] * 12)  # several windows for every task
@@ -32,15 +32,20 @@ QUESTIONS = ["who visited london", None, "what was good", "where does mary work"
 @pytest.fixture(scope="module")
 def components(bert_dir):
     """Trained textcat, NER and QA components over one backbone, prompts of different
-    lengths (3, 5, 2), windows of different sizes, prompts initialised N(0, 1) so they matter."""
+    lengths (3, 5, 2), windows of different sizes, prompts initialised N(0, 1) so they matter;
+    textcat and QA with feed-forward adapters of different widths (random, so they matter
+    too), NER with none: every mix has rows with and without, or with other adapters."""
     big = {"init_std": 1.0}
     textcat = blank()
-    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, prefix_length=3, **big)}})
+    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(
+        bert_dir, prefix_length=3, adapter_width=4, **big)}})
     train(textcat, textcat_examples(textcat, sentiment_texts(8)), n_iter=3)
     ner = ner_nlp(bert_dir, prefix_length=5, **big)
     train(ner, ner_examples(ner), n_iter=3)
-    qa = qa_nlp(bert_dir, prefix_length=2, **big)
+    qa = qa_nlp(bert_dir, prefix_length=2, adapter_width=6, **big)
     train(qa, qa_examples(qa), n_iter=3)
+    randomize_adapters(textcat, seed=1)
+    randomize_adapters(qa, seed=2)
     return {"ptuning_textcat": textcat, "ptuning_ner": ner, "ptuning_qa": qa}
 
 
@@ -150,12 +155,14 @@ def test_mixed_forward_matches_each_encoder(components):
 
 
 def test_mixed_forward_matches_each_encoder_roberta(roberta_dir):
-    """The same over RoBERTa (padding id 1, positions offset by it), one task without prompts."""
+    """The same over RoBERTa (padding id 1, positions offset by it), one task without prompts
+    but with adapters."""
     textcat = blank()
     textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(roberta_dir, prefix_length=3, init_std=1.0)}})
     textcat.initialize(lambda: textcat_examples(textcat, sentiment_texts(4)))
-    probe = ner_nlp(roberta_dir, mode="none", window=32, stride=20)
+    probe = ner_nlp(roberta_dir, mode="none", window=32, stride=20, adapter_width=4)
     probe.initialize(lambda: ner_examples(probe))
+    randomize_adapters(probe)
     _check_mixed_forward(
         find_encoder(textcat.get_pipe("ptuning_textcat").model), find_encoder(probe.get_pipe("ptuning_ner").model)
     )

@@ -14,7 +14,7 @@ from spacy_ptuning.layers.encoder import get_torch_module
 from spacy_ptuning.report import parameter_report
 
 from test_ner import ner_examples, ner_nlp
-from util import blank, encoder_cfg, textcat_examples, train
+from util import blank, encoder_cfg, randomize_adapters, textcat_examples, train
 
 TEXTS = ["good movie great fun", "bad film awful boring", "john visited london"]
 
@@ -41,8 +41,9 @@ def _run_in(target: Path, code: str) -> dict:
 def pipelines(bert_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipelines")
     textcat = blank()
-    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, adapter_width=4)}})
     train(textcat, textcat_examples(textcat, [(TEXTS[0], "POS"), (TEXTS[1], "NEG")]), n_iter=5)
+    randomize_adapters(textcat)  # the packages must carry the adapters, which must matter
     textcat.to_disk(root / "textcat")
     ner = ner_nlp(bert_dir)
     train(ner, ner_examples(ner), n_iter=5)
@@ -118,6 +119,15 @@ def test_info_numbers_match_the_model(pipelines):
     assert info["backbones"][str(backbone.path)]["fingerprint"] == backbone.fingerprint
     table = _cli("info", str(pipelines / "ner"))
     assert "ptuning_ner" in table and backbone.fingerprint in " ".join(table.split()).replace(" ", "")
+    assert comp["adapter_width"] == 0 and comp["adapter_parameters"] == 0
+
+
+def test_info_counts_the_adapters(pipelines):
+    info = json.loads(_cli("info", str(pipelines / "textcat"), "--json"))["components"]["ptuning_textcat"]
+    module = get_torch_module(spacy.load(pipelines / "textcat").get_pipe("ptuning_textcat").model)
+    adapters = sum(p.numel() for n, p in module.named_parameters() if n.startswith("adapters."))
+    assert info["adapter_width"] == 4 and info["adapter_parameters"] == adapters > 0
+    assert info["trainable_parameters"] > adapters
 
 
 def _wheel_metadata(wheel: Path) -> dict:

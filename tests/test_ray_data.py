@@ -16,7 +16,7 @@ from spacy_ptuning.ray_data import annotate, annotate_frame  # noqa: E402
 
 from test_ner import ner_examples, ner_nlp  # noqa: E402
 from test_qa import qa_examples, qa_nlp  # noqa: E402
-from util import blank, encoder_cfg, sentiment_texts, textcat_examples, train  # noqa: E402
+from util import blank, encoder_cfg, randomize_adapters, sentiment_texts, textcat_examples, train  # noqa: E402
 
 GOOD = [
     {"id": "a", "text": "john visited london and mary works in paris", "question": "who visited london"},
@@ -36,8 +36,10 @@ BAD = [
 def pipeline_path(bert_dir, tmp_path_factory):
     """A textcat + NER + QA pipeline over one backbone, saved to disk."""
     textcat = blank()
-    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, init_std=1.0)}})
+    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, init_std=1.0,
+                                                                                 adapter_width=4)}})
     train(textcat, textcat_examples(textcat, sentiment_texts(8)), n_iter=2)
+    randomize_adapters(textcat)
     ner = ner_nlp(bert_dir, init_std=1.0)
     train(ner, ner_examples(ner), n_iter=2)
     qa = qa_nlp(bert_dir, init_std=1.0)

@@ -60,3 +60,24 @@ def train(nlp: Language, examples, n_iter: int = 60, learn_rate: float = 0.01) -
 
 def blank(lang: str = "en") -> Language:
     return spacy.blank(lang)
+
+
+def randomize_adapters(nlp: Language, std: float = 0.5, seed: int = 0) -> None:
+    """Give every component's feed-forward adapters random up-projections (new ones start at
+    zero and a few training steps barely move them), so that a test comparing outputs
+    would see any adapter applied to the wrong rows, threads or calls."""
+    import torch
+
+    from spacy_ptuning.layers.encoder import get_torch_module
+
+    generator = torch.Generator().manual_seed(seed)
+    for _, pipe in nlp.pipeline:
+        try:
+            module = get_torch_module(pipe.model)
+        except (ValueError, AttributeError):
+            continue
+        if getattr(module, "adapters", None) is None:
+            continue
+        with torch.no_grad():
+            for adapter in module.adapters.layers:
+                adapter.up.weight.copy_(torch.randn(adapter.up.weight.shape, generator=generator) * std)

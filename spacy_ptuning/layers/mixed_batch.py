@@ -2,7 +2,7 @@
 
 Components over one frozen backbone differ only in their prompts, so their
 windows can share a batch: each row gets its own component's prefix keys and
-values at every layer, shorter prefixes padded and masked out per row
+values at every layer (and its own feed-forward adapters, if it has any), shorter prefixes padded and masked out per row
 (`prompts_active(..., prompt_mask=...)`). QA rows keep their question/context
 pairs and token types: every component's windows are built by its own encoder.
 
@@ -11,6 +11,7 @@ shared forward passes, rows sorted by length and at most `max_windows` (the
 smallest cap among the encoders) per pass; `ptuning_mixed_tasks`
 (pipeline/mixed_tasks.py) hands them to the components (layers/precomputed.py).
 """
+from contextlib import nullcontext
 from typing import List, Optional, Sequence, Tuple
 
 import numpy
@@ -20,6 +21,7 @@ from thinc.api import Model, torch2xp
 from thinc.util import get_torch_default_device
 
 from .encoder import TransformerOutput, encoder_module
+from .ffn_adapter import adapters_active
 from .prefix_attention import prompts_active
 from .prompted_transformer import PromptedTransformer
 
@@ -105,13 +107,31 @@ def _forward_rows(
     pad_id = module.backbone.config.pad_token_id or 0
     input_ids, attention_mask = stack("input_ids", pad_id), stack("attention_mask")
     token_type_ids = stack("token_type_ids")
-    inputs = dict(
+    inputs = module.backbone.model_inputs(
         input_ids=input_ids,
         attention_mask=attention_mask,
         token_type_ids=token_type_ids,
         position_ids=module.position_ids(input_ids, attention_mask),
         output_hidden_states=any(m.layer_weights is not None for m in modules),
     )
+    with _row_adapters(modules, chunk, device):
+        return _prompted_pass(modules, prompts, chunk, inputs)
+
+
+def _row_adapters(modules: Sequence[PromptedTransformer], chunk: Sequence[Tuple[int, int, int]], device):
+    """Each row's own task's feed-forward adapters (rows of tasks without any get none)."""
+    if all(m.adapters is None for m in modules):
+        return nullcontext()
+    rows = [torch.as_tensor([j for j, (_, task, _) in enumerate(chunk) if task == t], dtype=torch.long, device=device)
+            for t in range(len(modules))]
+    return adapters_active([m.adapters for m in modules], rows)
+
+
+def _prompted_pass(
+    modules: Sequence[PromptedTransformer], prompts: Sequence, chunk: Sequence[Tuple[int, int, int]], inputs: dict,
+) -> torch.Tensor:
+    """The backbone pass over a chunk's inputs, each row with its own task's prompts."""
+    module = modules[0]
     n_prompts = max((kv[0][0].shape[2] for kv in prompts if kv is not None), default=0)
     if n_prompts == 0:
         return _task_states(modules, module.backbone.model(**inputs), chunk)

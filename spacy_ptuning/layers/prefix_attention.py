@@ -8,6 +8,7 @@ the wrapped module untouched. Nothing goes through transformers' key/value
 cache, whose API keeps changing (PEFT's prefix tuning broke on it repeatedly),
 and several components, threads and per-example prompts can share one backbone.
 """
+import inspect
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from .backbone_dropout import backbone_dropout_on
+from .families import FAMILIES, Family, family_of_model
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
@@ -51,41 +53,61 @@ def prompts_active(
 
 
 class PrefixSelfAttention(nn.Module):
-    """A BERT-family self-attention module that can attend over prompt keys/values too.
+    """A self-attention module that can attend over prompt keys/values too.
 
-    Uses the wrapped module's query/key/value projections and head layout, so
-    the backbone's weights and outputs are unchanged when no prompts are active.
-    Returns (context, None) as the wrapped modules do (transformers 4.53 and 5.x).
+    Uses the wrapped module's query/key/value projections and head layout (named by its
+    `Family`), so the backbone's weights and outputs are unchanged when no prompts are
+    active. A family's score bias (MPNet's relative positions) applies to the tokens'
+    columns only: a prompt has no position. Returns (output, None) as the wrapped modules
+    do (transformers 4.53 and 5.x).
     """
 
-    def __init__(self, inner: nn.Module, layer_index: int) -> None:
+    def __init__(self, inner: nn.Module, layer_index: int, family: Family = FAMILIES[0]) -> None:
         super().__init__()
-        for name in ("query", "key", "value", "num_attention_heads", "attention_head_size"):
+        for name in (family.query, family.key, family.value, "num_attention_heads", "attention_head_size"):
             if not hasattr(inner, name):
-                raise TypeError(f"{type(inner).__name__} has no {name!r}: not a BERT-style self-attention module.")
+                raise TypeError(
+                    f"{type(inner).__name__} has no {name!r}: not a {family.name}-style self-attention module."
+                )
         self.inner = inner
         self.layer_index = layer_index
+        self.family = family
+        self._signature = inspect.signature(inner.forward) if family.position_bias else None
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *args, **kwargs):
         active = _ACTIVE.get()
         if active is None:
             return self.inner(hidden_states, attention_mask, *args, **kwargs)
-        inner = self.inner
+        inner, family = self.inner, self.family
         batch, length = hidden_states.shape[:2]
         shape = (batch, length, inner.num_attention_heads, inner.attention_head_size)
-        query = inner.query(hidden_states).view(shape).transpose(1, 2)
-        key = inner.key(hidden_states).view(shape).transpose(1, 2)
-        value = inner.value(hidden_states).view(shape).transpose(1, 2)
+        query = getattr(inner, family.query)(hidden_states).view(shape).transpose(1, 2)
+        key = getattr(inner, family.key)(hidden_states).view(shape).transpose(1, 2)
+        value = getattr(inner, family.value)(hidden_states).view(shape).transpose(1, 2)
         prompt_key, prompt_value = active.key_values[self.layer_index]
+        n_prompts = prompt_key.shape[2]
         key = torch.cat([prompt_key.to(key.dtype), key], dim=2)
         value = torch.cat([prompt_value.to(value.dtype), value], dim=2)
         mask = _with_prompt_columns(
-            attention_mask, batch, length, prompt_key.shape[2], active.visible, query.dtype, query.device,
+            attention_mask, batch, length, n_prompts, active.visible, query.dtype, query.device,
             active.prompt_mask,
         )
+        bias = self._position_bias(hidden_states, attention_mask, args, kwargs)
+        if bias is not None:  # [batch or 1, heads, length, length]: none for the prompt columns
+            mask = mask + nn.functional.pad(bias.to(mask.dtype), (n_prompts, 0))
         dropout = inner.dropout.p if (inner.training or backbone_dropout_on()) and hasattr(inner, "dropout") else 0.0
         context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
-        return context.transpose(1, 2).reshape(batch, length, -1), None
+        context = context.transpose(1, 2).reshape(batch, length, -1)
+        if family.output is not None:
+            context = getattr(inner, family.output)(context)
+        return context, None
+
+    def _position_bias(self, hidden_states, attention_mask, args, kwargs) -> Optional[torch.Tensor]:
+        """The family's additive score bias argument of this call, if it has one."""
+        if self._signature is None:
+            return None
+        bound = self._signature.bind_partial(hidden_states, attention_mask, *args, **kwargs)
+        return bound.arguments.get(self.family.position_bias)
 
 
 def _with_prompt_columns(
@@ -114,19 +136,25 @@ def _with_prompt_columns(
 
 
 def install_prefix_attention(model: nn.Module) -> None:
-    """Wrap every self-attention module of a BERT-family encoder (once; idempotent)."""
+    """Wrap every self-attention module of a supported encoder (once; idempotent)."""
+    family = family_of_model(model)
+    for index, layer in enumerate(encoder_layers(model)):
+        attention = family.self_attention(layer)
+        if not isinstance(attention, PrefixSelfAttention):
+            wrapper = PrefixSelfAttention(attention, index, family)
+            wrapper.train(attention.training)
+            family.set_self_attention(layer, wrapper)
+
+
+def encoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The encoder layers of a supported model (TypeError for anything else)."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if layers is None:
-        raise TypeError(f"{type(model).__name__} has no encoder.layer: not a BERT-family encoder.")
-    for index, layer in enumerate(layers):
-        attention = layer.attention
-        if not isinstance(attention.self, PrefixSelfAttention):
-            wrapper = PrefixSelfAttention(attention.self, index)
-            wrapper.train(attention.self.training)
-            attention.self = wrapper
+        raise TypeError(f"{type(model).__name__} has no encoder.layer: not a supported encoder.")
+    return layers
 
 
-def self_attention(layer: nn.Module) -> nn.Module:
+def self_attention(layer: nn.Module, family: Family = FAMILIES[0]) -> nn.Module:
     """The backbone's own self-attention module of an encoder layer (wrapped or not)."""
-    module = layer.attention.self
+    module = family.self_attention(layer)
     return module.inner if isinstance(module, PrefixSelfAttention) else module

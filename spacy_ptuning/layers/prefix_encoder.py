@@ -76,10 +76,11 @@ class PrefixEncoder(nn.Module):
         inputs = _layer_inputs(backbone, ids) if cfg.init == "activations" else [emb] * len(layers)
         with torch.no_grad():
             parts = []
+            family = backbone.family
             for layer, states in zip(layers, inputs):
-                attention = self_attention(layer)
-                parts.append(_linear(attention.key, states))
-                parts.append(_linear(attention.value, states))
+                attention = self_attention(layer, family)
+                parts.append(_linear(getattr(attention, family.key), states))
+                parts.append(_linear(getattr(attention, family.value), states))
         return torch.cat(parts, dim=-1)
 
     def forward(self, batch_size: int, dropout: bool = False) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """The frozen backbone run with one component's prompts (torch)."""
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 from torch import nn
@@ -7,6 +7,7 @@ from torch import nn
 from ..backbone import Backbone
 from ..config import PromptConfig
 from .backbone_dropout import backbone_dropout_active
+from .ffn_adapter import ParallelAdapters, adapters_active
 from .prefix_attention import prompts_active
 from .prefix_encoder import PrefixEncoder
 
@@ -14,8 +15,9 @@ from .prefix_encoder import PrefixEncoder
 class PromptedTransformer(nn.Module):
     """Runs a shared, frozen backbone conditioned on this module's own prompts.
 
-    Only the prompts are registered as parameters: state_dict(), parameters()
-    and any optimizer see the prompts alone, never the backbone.
+    Only the prompts (and, with cfg.adapter_width, the parallel feed-forward adapters)
+    are registered as parameters: state_dict(), parameters() and any optimizer see
+    them alone, never the backbone.
 
     Position policy: real tokens keep positions 0..L-1 (RoBERTa: offset by its
     padding index as usual), whatever the prompt length, so prompts do not eat
@@ -36,6 +38,12 @@ class PromptedTransformer(nn.Module):
         # mode "finetune": a private, trainable copy (a submodule, so it is trained and saved);
         # its pretrained weights are read in initialize_from_backbone, not here
         self.finetuned = backbone.trainable_copy(pretrained=False) if cfg.mode == "finetune" else None
+        # adapter_width: parallel feed-forward adapters, injected like the prompts (ffn_adapter)
+        self.adapters = (
+            ParallelAdapters(backbone.n_layers, backbone.hidden_size, cfg.adapter_width, cfg.adapter_scale,
+                             cfg.seed, cfg.init_std)
+            if cfg.adapter_width else None
+        )
         # layer_mix: softmax weights over the embeddings and every layer's output (uniform at first)
         self.layer_weights = nn.Parameter(torch.zeros(backbone.n_layers + 1)) if cfg.layer_mix else None
 
@@ -49,6 +57,20 @@ class PromptedTransformer(nn.Module):
         backbone copy: what learns at cfg.encoder_lr_scale; the layer mix learns with the head."""
         return [f"{part}.{name}" for part in ("prefix", "finetuned") if getattr(self, part) is not None
                 for name, _ in getattr(self, part).named_parameters()]
+
+    def parameter_lr_scales(self) -> Dict[str, float]:
+        """{parameter name: share of the optimizer's rate} for the parameters that do not learn
+        at the full rate: prompts or backbone copy (cfg.encoder_lr_scale), adapters
+        (cfg.adapter_lr_scale)."""
+        scales = {name: self.cfg.encoder_lr_scale for name in self.encoder_parameter_names()}
+        if self.adapters is not None:
+            scales.update({f"adapters.{name}": self.cfg.adapter_lr_scale for name, _ in self.adapters.named_parameters()})
+        return {name: scale for name, scale in scales.items() if scale != 1.0}
+
+    def adapters_active(self):
+        """The context in which the backbone runs with this module's adapters, and with no
+        others (a module without adapters runs none, even inside another's block)."""
+        return adapters_active([self.adapters])
 
     def initialize_from_backbone(self) -> None:
         """What needs the backbone's weights before training (the component's initialize):
@@ -84,7 +106,8 @@ class PromptedTransformer(nn.Module):
         position_ids = self.position_ids(input_ids, attention_mask)
         if self.finetuned is not None and self.finetuned.training != dropout:
             self.finetuned.train(dropout)
-        with backbone_dropout_active(dropout and self.cfg.backbone_dropout and self.finetuned is None):
+        with backbone_dropout_active(dropout and self.cfg.backbone_dropout and self.finetuned is None), \
+                self.adapters_active():
             return self._forward(input_ids, attention_mask, token_type_ids, position_ids, prompt_visible, dropout)
 
     def _forward(
@@ -100,26 +123,27 @@ class PromptedTransformer(nn.Module):
         device = input_ids.device
         if self.prefix is None:  # linear probe (frozen, no gradients) or full fine-tuning
             encoder = self.finetuned if self.finetuned is not None else backbone.model
-            with torch.set_grad_enabled(self.finetuned is not None and torch.is_grad_enabled()):
-                output = encoder(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                    position_ids=position_ids,
-                    output_hidden_states=self.layer_weights is not None,
-                )
-            return self.mix_layers(output)
-        batch_size = input_ids.shape[0]
-        n_prompts = self.cfg.prefix_length
-        if self.cfg.mode == "deep":
-            with prompts_active(self.prefix.key_values(batch_size, dropout), visible=prompt_visible):
-                return self.mix_layers(backbone.model(
+            trains = self.finetuned is not None or self.adapters is not None
+            with torch.set_grad_enabled(trains and torch.is_grad_enabled()):
+                output = encoder(**backbone.model_inputs(
                     input_ids=input_ids,
                     attention_mask=attention_mask,
                     token_type_ids=token_type_ids,
                     position_ids=position_ids,
                     output_hidden_states=self.layer_weights is not None,
                 ))
+            return self.mix_layers(output)
+        batch_size = input_ids.shape[0]
+        n_prompts = self.cfg.prefix_length
+        if self.cfg.mode == "deep":
+            with prompts_active(self.prefix.key_values(batch_size, dropout), visible=prompt_visible):
+                return self.mix_layers(backbone.model(**backbone.model_inputs(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                    position_ids=position_ids,
+                    output_hidden_states=self.layer_weights is not None,
+                )))
         prompt_mask = torch.full(
             (batch_size, n_prompts), int(prompt_visible), dtype=attention_mask.dtype, device=device
         )
@@ -127,13 +151,13 @@ class PromptedTransformer(nn.Module):
         embeddings = backbone.model.get_input_embeddings()(input_ids)
         prompts = self.prefix(batch_size, dropout).to(embeddings.dtype)
         first = position_ids[:, :1].expand(-1, n_prompts)
-        hidden = self.mix_layers(backbone.model(
+        hidden = self.mix_layers(backbone.model(**backbone.model_inputs(
             inputs_embeds=torch.cat([prompts, embeddings], dim=1),
             attention_mask=mask,
             token_type_ids=torch.cat([torch.zeros_like(first), token_type_ids], dim=1),
             position_ids=torch.cat([first, position_ids], dim=1),
             output_hidden_states=self.layer_weights is not None,
-        ))
+        )))
         return hidden[:, n_prompts:]
 
     def mix_layers(self, output) -> torch.Tensor:

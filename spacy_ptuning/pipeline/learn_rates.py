@@ -32,18 +32,18 @@ class ScaledOptimizer:
 
 
 def encoder_lr_scales(model: Model) -> Dict[ParamKey, float]:
-    """{parameter key: scale} for the encoder's own trainable parameters (backbone copy or
-    prompts, PromptedTransformer.encoder_parameter_names; not a layer mix, which learns with
-    the head) when their share of the rate (PromptConfig.encoder_lr_scale) is not 1."""
+    """{parameter key: scale} for the encoder's own trainable parameters whose share of the
+    rate is not 1 (PromptedTransformer.parameter_lr_scales: backbone copy or prompts at
+    PromptConfig.encoder_lr_scale, adapters at adapter_lr_scale; not a layer mix, which
+    learns with the head)."""
     encoder = find_encoder(model)
     if encoder is None:
         return {}
-    module = encoder_module(encoder)
-    scale = module.cfg.encoder_lr_scale
-    if scale == 1.0:
+    scales = encoder_module(encoder).parameter_lr_scales()
+    if not scales:
         return {}
     shim_id = encoder_shim(encoder).id
-    return {(shim_id, name): scale for name in module.encoder_parameter_names()}
+    return {(shim_id, name): scale for name, scale in scales.items()}
 
 
 class EncoderRatesMixin:
