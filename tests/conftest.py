@@ -1,4 +1,4 @@
-"""Tiny randomly initialised BERT and RoBERTa backbones, built locally per session."""
+"""Tiny randomly initialised BERT, RoBERTa and MPNet backbones, built locally per session."""
 import json
 import os
 from pathlib import Path
@@ -83,6 +83,31 @@ def write_roberta(path: Path, max_positions: int = 64) -> Path:
     return path
 
 
+def write_mpnet(path: Path, max_positions: int = 64) -> Path:
+    """A tiny MPNet (relative position bias in every self-attention, RoBERTa-style positions,
+    no token types), with a WordPiece tokenizer in all-mpnet-base-v2's special-token layout."""
+    from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
+
+    path.mkdir(parents=True, exist_ok=True)
+    chars = _chars()[:47]
+    vocab = ["<s>", "<pad>", "</s>", "[UNK]", "<mask>"] + WORDS + chars + ["##" + c for c in chars[:36]]
+    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
+    tokenizer = _make_tokenizer(MPNetTokenizerFast, path, do_lower_case=True)
+    tokenizer.model_max_length = max_positions
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = MPNetConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=max_positions + 2, relative_attention_num_buckets=32,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )
+    model = MPNetModel(config, add_pooling_layer=False)
+    with torch.no_grad():  # a bias large enough that dropping it anywhere would show
+        model.encoder.relative_attention_bias.weight.normal_(0.0, 1.0)
+    model.save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def bert_dir(tmp_path_factory) -> Path:
     return write_bert(tmp_path_factory.mktemp("tiny-bert"))
@@ -93,9 +118,14 @@ def roberta_dir(tmp_path_factory) -> Path:
     return write_roberta(tmp_path_factory.mktemp("tiny-roberta"))
 
 
-@pytest.fixture(params=["bert", "roberta"])
-def backbone_dir(request, bert_dir, roberta_dir) -> Path:
-    return bert_dir if request.param == "bert" else roberta_dir
+@pytest.fixture(scope="session")
+def mpnet_dir(tmp_path_factory) -> Path:
+    return write_mpnet(tmp_path_factory.mktemp("tiny-mpnet"))
+
+
+@pytest.fixture(params=["bert", "roberta", "mpnet"])
+def backbone_dir(request, bert_dir, roberta_dir, mpnet_dir) -> Path:
+    return {"bert": bert_dir, "roberta": roberta_dir, "mpnet": mpnet_dir}[request.param]
 
 
 def read_json(path: Path):

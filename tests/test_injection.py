@@ -42,12 +42,22 @@ def _real_positions(backbone, start: int, stop: int, batch: int) -> torch.Tensor
 def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation):
     """Exactness of the injection on this transformers version: the keys and values
     of a sequence's first m tokens, given as prompts to a run over the rest (at the
-    same positions), reproduce the full run's states of the rest, padding included."""
+    same positions), reproduce the full run's states of the rest, padding included.
+
+    MPNet adds a relative position bias to every score, and prompts have no position,
+    so their columns get none: there the equivalence holds with the bias zeroed
+    (test_mpnet_prompt_columns_get_no_position_bias checks the bias itself)."""
     from transformers import AutoModel
 
     backbone = get_backbone(backbone_dir)
+    family = backbone.family
+    if attn_implementation == "sdpa" and not family.sdpa:
+        pytest.skip(f"{family.name} models have no sdpa attention in transformers")
     model = AutoModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation=attn_implementation)
     model.eval()
+    if family.position_bias:
+        with torch.no_grad():
+            model.encoder.relative_attention_bias.weight.zero_()
     install_prefix_attention(model)
     ids, mask, _ = _inputs(backbone, ("the plot was boring and bad , the actor was awful", "good movie , great"))
     batch, n = ids.shape
@@ -61,23 +71,62 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
 
     handles = []
     for i, layer in enumerate(model.encoder.layer):
-        inner = self_attention(layer)
-        handles += [inner.key.register_forward_hook(capture("k", i)), inner.value.register_forward_hook(capture("v", i))]
+        inner = self_attention(layer, family)
+        handles += [getattr(inner, family.key).register_forward_hook(capture("k", i)),
+                    getattr(inner, family.value).register_forward_hook(capture("v", i))]
     with torch.no_grad():
         types = torch.zeros_like(ids)
-        full = model(input_ids=ids, attention_mask=mask, token_type_ids=types,
-                     position_ids=_real_positions(backbone, 0, n, batch)).last_hidden_state
+
+        def run(start, positions=True):
+            inputs = backbone.model_inputs(input_ids=ids[:, start:], attention_mask=mask[:, start:],
+                                           token_type_ids=types[:, start:])
+            if positions:
+                inputs["position_ids"] = _real_positions(backbone, start, n, batch)
+            return model(**inputs).last_hidden_state
+
+        full = run(0)
         for handle in handles:
             handle.remove()
         prompts = [(captured[("k", i)], captured[("v", i)]) for i in range(backbone.n_layers)]
         with prompts_active(prompts):
-            rest = model(input_ids=ids[:, m:], attention_mask=mask[:, m:], token_type_ids=types[:, m:],
-                         position_ids=_real_positions(backbone, m, n, batch)).last_hidden_state
-        plain_after = model(input_ids=ids[:, m:], attention_mask=mask[:, m:], token_type_ids=types[:, m:]).last_hidden_state
+            rest = run(m)
+        plain_after = run(m, positions=False)
     real = mask[:, m:].bool()
     assert real.sum() < real.numel()  # the second text is padded
     torch.testing.assert_close(rest[real], full[:, m:][real], atol=1e-5, rtol=1e-5)
     assert (plain_after[real] - rest[real]).abs().max() > 1e-3  # prompts act only inside the block
+
+
+def test_mpnet_prompt_columns_get_no_position_bias(mpnet_dir):
+    """One MPNet self-attention with prompts, against its scores written out by hand: the
+    tokens' columns keep the relative position bias, the prompt columns get none."""
+    import math
+
+    backbone = get_backbone(mpnet_dir)
+    family = backbone.family
+    layer = backbone.model.encoder.layer[0]
+    wrapper = family.self_attention(layer)
+    inner = self_attention(layer, family)
+    heads, size = inner.num_attention_heads, inner.attention_head_size
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn((2, 5, backbone.hidden_size), generator=generator)
+    bias = backbone.model.encoder.compute_position_bias(hidden)
+    prompt_key, prompt_value = (torch.randn((2, heads, 3, size), generator=generator) for _ in range(2))
+
+    def split(x):
+        return x.view(2, 5, heads, size).transpose(1, 2)
+
+    with torch.no_grad():
+        with prompts_active([(prompt_key, prompt_value)] * backbone.n_layers):
+            got = wrapper(hidden, None, position_bias=bias)[0]
+        q, k, v = (split(getattr(inner, name)(hidden)) for name in (family.query, family.key, family.value))
+        scores = torch.cat([q @ prompt_key.transpose(-1, -2), q @ k.transpose(-1, -2)], dim=-1) / math.sqrt(size)
+        scores[..., 3:] += bias
+        context = torch.softmax(scores, dim=-1) @ torch.cat([prompt_value, v], dim=2)
+        expected = inner.o(context.transpose(1, 2).reshape(2, 5, -1))
+        without = wrapper(hidden, None, position_bias=bias)[0]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(without, inner(hidden, None, position_bias=bias)[0])  # no prompts: the module itself
 
 
 @pytest.mark.parametrize("mask", [None, "bool", "additive"])

@@ -49,6 +49,16 @@ TRIALS: Dict[str, List[Dict]] = {
         # the split rates' run still gains in its last epoch (+1.7 at seed 0): longer runs (no gain)
         {"name": "2x epochs split rates", "epoch_factor": 2},
         {"name": "3x epochs split rates", "epoch_factor": 3},
+        # parallel feed-forward adapters (adapter_width): beside P-tuning v2's prompts (He et
+        # al.'s MAM) at rates of their own (adapter_lr_scale: a share of the run's rate), and
+        # alone (head-only: no prompts)
+        {"name": "mam w32 a1e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.1}},
+        {"name": "mam w32 a3e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.3}},
+        {"name": "mam w32 a3e-4", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.03}},
+        {"name": "adapters w32 a1e-3", "method": "head-only", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.1}},
+        {"name": "mam w8 a1e-3", "encoder": {"adapter_width": 8, "adapter_lr_scale": 0.1}},
+        {"name": "mam w128 a1e-3", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.1}},
+        {"name": "mam w32 scale 1 a1e-3", "encoder": {"adapter_width": 32, "adapter_scale": 1.0, "adapter_lr_scale": 0.1}},
     ],
     "conll": [
         # the shipped recipe is lr 5e-2 since the "lr 2e-2" row lost to it, and reads a layer mix
@@ -101,6 +111,14 @@ TRIALS: Dict[str, List[Dict]] = {
         # the recipe's 6 epochs stopped gaining at seed 0 but with the rate decayed to 0: 9 epochs
         # (P-tuning v2 at 9 still trains faster than full fine-tuning at 6; no gain: 88.0 as at 6)
         {"name": "9 epochs", "epoch_factor": 3},
+        # parallel feed-forward adapters (adapter_width): beside P-tuning v2's prompts (He et
+        # al.'s MAM) at rates of their own (adapter_lr_scale: a share of the run's rate), and
+        # alone (head-only: no prompts)
+        {"name": "mam w32 a1e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
+        {"name": "mam w32 a3e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.06}},
+        {"name": "adapters w32 a1e-3", "method": "head-only", "epoch_factor": 2,
+         "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
+        {"name": "mam w128 a1e-3", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.02}},
     ],
     "squad1": [
         # the shipped recipe is lr 1e-1 at 9 epochs since "lr 1e-1 (6 epochs)" beat the earlier
@@ -175,6 +193,14 @@ TRIALS: Dict[str, List[Dict]] = {
         # 18 epochs take P-tuning v2 about as long as full fine-tuning's 9 (they lost at seeds 0-2:
         # 26.4, 28.1, 28.0 against 27.0, 30.4, 32.4)
         {"name": "18 epochs", "epoch_factor": 6},
+        # parallel feed-forward adapters (adapter_width): beside P-tuning v2's prompts (He et
+        # al.'s MAM) at rates of their own (adapter_lr_scale: a share of the run's rate), and
+        # alone (head-only: no prompts)
+        {"name": "mam w32 a1e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.01}},
+        {"name": "mam w32 a3e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.03}},
+        {"name": "adapters w32 a1e-3", "method": "head-only", "epoch_factor": 3,
+         "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.01}},
+        {"name": "mam w128 a1e-3", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.01}},
     ],
     "squad2": [
         # on the whole data (GPU, benchmarks/results/full-squad2-heads.json) P-tuning v2 at the
