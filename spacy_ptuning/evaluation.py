@@ -79,8 +79,11 @@ def exclusive_accuracy(examples: List[Example]) -> Optional[float]:
     return right / len(examples) if examples else None
 
 
-def evaluate_task(nlp: Language, path: Union[str, Path], task: str, limit: int = 0) -> Dict[str, Any]:
-    """The task's scores of `nlp` on `path`, with words/second (and the no-answer baseline for QA)."""
+def evaluate_task(
+    nlp: Language, path: Union[str, Path], task: str, limit: int = 0, per_component: bool = False
+) -> Dict[str, Any]:
+    """The task's scores of `nlp` on `path`, with words/second (and the no-answer baseline for
+    QA); per_component: also, under "components", each component's own task scores."""
     examples = list(task_reader(path, task, limit)(nlp))
     if not examples:
         raise ValueError(f"{path}: no {task} examples to evaluate.")
@@ -104,4 +107,10 @@ def evaluate_task(nlp: Language, path: Union[str, Path], task: str, limit: int =
     kept["n_examples"] = len(examples)
     if task == "qa":
         kept["baseline_no_answer"] = no_answer_baseline(nlp, examples)
+    if per_component:
+        by_component = Scorer(nlp).score(examples, per_component=True)
+        kept["components"] = {
+            name: task_scores for name, scores in by_component.items()
+            if (task_scores := {k: v for k, v in scores.items() if k.startswith(TASK_SCORES[task]) and v is not None})
+        }
     return kept

@@ -11,7 +11,7 @@ from util import blank, sentiment_texts, write_docbin
 # the baselines need the `finetune` extra (spacy-transformers, which caps transformers < 4.53.3)
 pytest.importorskip("spacy_transformers")
 
-CONFIGS = Path(__file__).parent.parent / "configs" / "finetune"
+CONFIGS = Path(__file__).parent.parent / "spacy_ptuning" / "configs" / "finetune"
 COMMON = {
     "training.max_epochs": 0, "training.max_steps": 6, "training.eval_frequency": 3,
     "training.batcher.size": 4,

@@ -16,7 +16,7 @@ from test_ner import SENTENCES, ner_examples, ner_nlp
 from test_qa import DATA, qa_examples, qa_nlp
 from util import blank, encoder_cfg, textcat_examples, train, write_docbin
 
-CONFIG = Path(__file__).parent.parent / "configs" / "multitask.cfg"
+CONFIG = Path(__file__).parent.parent / "spacy_ptuning" / "configs" / "multitask.cfg"
 
 
 def test_assembled_pipeline_matches_single_task_pipelines(bert_dir, tmp_path):

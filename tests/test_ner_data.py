@@ -15,7 +15,7 @@ from spacy_ptuning.corpora.cluener import CluenerFormatError, cluener_corpus, re
 from spacy_ptuning.corpora.ner_files import detect_format, ner_corpus
 from spacy_ptuning.ner.scoring import doc_bio
 
-CONFIG = Path(__file__).parent.parent / "configs" / "ner.cfg"
+CONFIG = Path(__file__).parent.parent / "spacy_ptuning" / "configs" / "ner.cfg"
 CONLL = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n"
 ZH_RECORDS = [
     {"text": "我们在北京的大学", "label": {"address": {"北京": [[3, 4]]}}},
@@ -99,26 +99,26 @@ def test_detect_format():
         ner_corpus("x.txt", format="xml")
 
 
-def test_convert_matches_spacy_convert(tmp_path):
-    """`spacy-ptuning convert` writes the docs spaCy's own `-c ner` converter makes."""
+@pytest.mark.parametrize("n_sents", [1, 10])
+def test_convert_matches_spacy_convert(tmp_path, n_sents):
+    """`spacy ptuning convert` writes exactly the DocBin `spacy convert -c ner` writes: the
+    same docs, tokens, spaces (and unknown-spaces flag), tags, sentences and entities."""
+    from spacy.cli.convert import convert
+
     src = tmp_path / "train.txt"
     src.write_text(CONLL, encoding="utf8")
-    result = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "ours"), "-n", str(n_sents)])
     assert result.exit_code == 0, result.output
-    nlp = spacy.blank("en")
-    ours = list(DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(nlp.vocab))
-    theirs = [d for d in conll_ner_to_docs(CONLL, n_sents=1, no_print=True) if d.text.strip() != "-DOCSTART-"]
-    assert [[t.text for t in d] for d in ours] == [[t.text for t in d] for d in theirs]
-    assert [doc_bio(d) for d in ours] == [doc_bio(d) for d in theirs]
+    convert(src, tmp_path / "spacy", file_type="spacy", converter="ner", n_sents=n_sents)
+    vocab = spacy.blank("en").vocab
+    ours = list(DocBin().from_disk(tmp_path / "ours" / "train.spacy").get_docs(vocab))
+    theirs = list(DocBin().from_disk(tmp_path / "spacy" / "train.spacy").get_docs(vocab))
+    assert ours and [d.to_json() for d in ours] == [d.to_json() for d in theirs]
+    assert [d.has_unknown_spaces for d in ours] == [d.has_unknown_spaces for d in theirs]
+    assert [[t.tag_ for t in d] for d in ours] == [[t.tag_ for t in d] for d in theirs]
 
 
-def test_convert_groups_sentences_and_reports_errors(tmp_path):
-    src = tmp_path / "train.txt"
-    src.write_text(CONLL, encoding="utf8")
-    result = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "out"), "-n", "10"])
-    assert result.exit_code == 0, result.output
-    (doc,) = DocBin().from_disk(tmp_path / "out" / "train.spacy").get_docs(spacy.blank("en").vocab)
-    assert [s.text for s in doc.sents] == ["EU rejects German", "Peter Blackburn"]
+def test_convert_reports_errors(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("EU B-ORG\nrejects\n", encoding="utf8")
     result = CliRunner().invoke(app, ["convert", str(bad), str(tmp_path / "out")])

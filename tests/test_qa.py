@@ -16,7 +16,7 @@ from spacy_ptuning.qa.extensions import ANSWER_KEY
 
 from util import encoder_cfg, train
 
-CONFIG = Path(__file__).parent.parent / "configs" / "qa.cfg"
+CONFIG = Path(__file__).parent.parent / "spacy_ptuning" / "configs" / "qa.cfg"
 # (question, context, answer or None)
 DATA = [
     ("who visited london", "john visited london and mary works in paris", "john"),

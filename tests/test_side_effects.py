@@ -9,7 +9,7 @@ from spacy_ptuning.backbone import clear_cache, get_backbone
 
 from util import blank, encoder_cfg, textcat_examples, write_docbin
 
-CONFIGS = Path(__file__).parent.parent / "configs"
+CONFIGS = Path(__file__).parent.parent / "spacy_ptuning" / "configs"
 
 
 def test_import_changes_nothing_global():

@@ -13,7 +13,7 @@ from spacy_ptuning.layers.encoder import get_torch_module
 
 from util import blank, sentiment_texts, write_docbin
 
-CONFIG = Path(__file__).parent.parent / "configs" / "textcat.cfg"
+CONFIG = Path(__file__).parent.parent / "spacy_ptuning" / "configs" / "textcat.cfg"
 
 
 def _digest(state: dict) -> str:

@@ -14,7 +14,7 @@ SCORE_LABEL = {"textcat": "accuracy", "ner": "seqeval F1", "qa": "SQuAD F1"}
 # the least P-tuning v2 minus full fine-tuning dev score aimed for, per data set
 TARGETS = {"sst2": -0.005, "conll": -0.015, "squad1": -0.03, "squad2": -0.05}
 SPEED_TARGET = 1.6  # P-tuning v2 training words/s over full fine-tuning's
-METHODS = ("p-tuning-v2", "prefix-tuning", "prompt-tuning", "head-only", "full-fine-tuning")
+METHODS = ("p-tuning-v2", "mam", "adapters", "prefix-tuning", "prompt-tuning", "head-only", "full-fine-tuning")
 
 
 def _label(run: dict) -> str:
@@ -171,8 +171,8 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-MARKERS = {"p-tuning-v2": "o", "prefix-tuning": "s", "prompt-tuning": "^", "head-only": "v", "full-fine-tuning": "*"}
-COLORS = {"p-tuning-v2": "tab:green", "prefix-tuning": "tab:red", "prompt-tuning": "tab:purple",
+MARKERS = {"p-tuning-v2": "o", "mam": "D", "adapters": "P", "prefix-tuning": "s", "prompt-tuning": "^", "head-only": "v", "full-fine-tuning": "*"}
+COLORS = {"p-tuning-v2": "tab:green", "mam": "tab:olive", "adapters": "tab:cyan", "prefix-tuning": "tab:red", "prompt-tuning": "tab:purple",
           "head-only": "tab:orange", "full-fine-tuning": "tab:blue"}
 
 

@@ -23,7 +23,7 @@ from spacy_ptuning.report import count_trainable  # noqa: E402
 
 from spacy_ptuning.evaluation import task_reader  # noqa: E402
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "spacy_ptuning" / "configs"
 COMPONENT = {"textcat": "ptuning_textcat", "ner": "ptuning_ner", "qa": "ptuning_qa"}
 SCORE = {"textcat": "accuracy", "ner": "seqeval_f", "qa": "qa_f1"}
 # method -> encoder settings (prompt methods) or None (full fine-tuning)
@@ -32,6 +32,10 @@ METHODS: Dict[str, Dict] = {
     "prefix-tuning": {"mode": "deep", "prefix_projection": True},
     "prompt-tuning": {"mode": "shallow", "prefix_projection": False},
     "head-only": {"mode": "none", "prefix_projection": False},
+    # parallel feed-forward adapters beside the deep prompts (He et al. 2022's MAM), and alone;
+    # their width, scale and rate come from the recipe's encoder settings
+    "mam": {"mode": "deep", "prefix_projection": False},
+    "adapters": {"mode": "none", "prefix_projection": False},
     "full-fine-tuning": {},
 }
 

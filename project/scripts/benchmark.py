@@ -344,7 +344,7 @@ def _multitask_memory(output: Path, names, backbone: str) -> dict:
     single = [runs / f"{t}-p-tuning-v2" / "model-best" for t in ("textcat", "ner", "qa")]
     finetuned = [runs / f"{t}-full-fine-tuning" / "model-best" for t in ("textcat", "ner", "qa")]
     multi = runs / "multitask-p-tuning-v2"
-    _python("-m", "spacy", "assemble", str(HERE.parent.parent / "configs" / "multitask.cfg"), str(multi),
+    _python("-m", "spacy", "assemble", str(HERE.parent.parent / "spacy_ptuning" / "configs" / "multitask.cfg"), str(multi),
             f"--paths.textcat={single[0]}", f"--paths.ner={single[1]}", f"--paths.qa={single[2]}")
     from spacy_ptuning.backbone import resolve_backbone_path
 

@@ -1,4 +1,7 @@
-"""`spacy-ptuning convert`: CoNLL columns or CLUENER JSON -> a .spacy DocBin, as `spacy convert` writes."""
+"""`spacy ptuning convert`: CoNLL columns or CLUENER JSON -> a .spacy DocBin.
+
+CoNLL files go through spaCy's own NER converter (`spacy convert -c ner`), after this
+package's format and label checks, so the docs are exactly the ones spaCy writes."""
 from enum import Enum
 from pathlib import Path
 from typing import Iterable, List, Optional
@@ -10,7 +13,7 @@ from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
 from ..corpora.cluener import read_records, record_to_doc
-from ..corpora.conll import ConllFormatError, read_sentences, sentence_to_doc
+from ..corpora.conll import ConllFormatError, read_sentences
 from ._app import app
 
 
@@ -20,21 +23,14 @@ class InputFormat(str, Enum):
 
 
 def conll_docs(nlp: Language, path: Path, n_sents: int = 1, labels: Optional[List[str]] = None) -> List[Doc]:
-    """Docs of `n_sents` sentences each, entities and sentence starts set."""
-    sentences = [sentence_to_doc(nlp, s) for s in read_sentences(path, labels)]
-    docs = []
-    for i in range(0, len(sentences), n_sents):
-        group = sentences[i : i + n_sents]
-        doc = Doc.from_docs(group, ensure_whitespace=True) if len(group) > 1 else group[0]
-        starts = {0}
-        offset = 0
-        for sent in group:
-            starts.add(offset)
-            offset += len(sent)
-        for token in doc:
-            token.is_sent_start = token.i in starts
-        docs.append(doc)
-    return docs
+    """The docs `spacy convert -c ner -n n_sents` writes for `path`, once the file passes this
+    package's checks (columns, tags, and the entity types in `labels` when given)."""
+    from spacy.training.converters import conll_ner_to_docs
+
+    for _ in read_sentences(path, labels):  # format and label errors name the line
+        pass
+    text = path.read_text(encoding="utf-8-sig")  # a byte order mark is not part of the first word
+    return list(conll_ner_to_docs(text, n_sents=n_sents, no_print=True))
 
 
 def cluener_docs(nlp: Language, path: Path, labels: Optional[List[str]] = None) -> List[Doc]:
@@ -60,7 +56,8 @@ def convert_cli(
     n_sents: int = typer.Option(1, "--n-sents", "-n", min=1, help="CoNLL sentences per doc"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types; others are errors"),
 ) -> None:
-    """Write a .spacy file for `spacy train` / `spacy.Corpus.v1`, the same docs `spacy convert -c ner` makes."""
+    """Write a .spacy file for `spacy train` / `spacy.Corpus.v1`: CoNLL through spaCy's own NER
+    converter (the docs `spacy convert -c ner` writes), CLUENER2020 JSON lines as tokenised docs."""
     nlp = spacy.blank(lang)
     label_list = labels.split(",") if labels else None
     try:

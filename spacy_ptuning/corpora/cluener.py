@@ -15,6 +15,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
+from . import missing_path
+
 from .conll import ConllFormatError, read_lines
 
 Mention = Tuple[int, int, str]  # (start, end exclusive, type)
@@ -117,9 +119,11 @@ def record_to_doc(nlp: Language, where: str, text: str, mentions: List[Mention])
 
 @registry.readers("spacy_ptuning.CluenerCorpus.v1")
 def cluener_corpus(
-    path: Union[str, Path], labels: Optional[List[str]] = None, limit: int = 0, overlaps: str = "longest"
+    path: Optional[Union[str, Path]], labels: Optional[List[str]] = None, limit: int = 0, overlaps: str = "longest"
 ) -> Callable[[Language], Iterator[Example]]:
     """Read CLUENER2020 JSON lines directly in `spacy train`."""
+    if path is None:
+        return missing_path("spacy_ptuning.CluenerCorpus.v1")
 
     def read(nlp: Language) -> Iterator[Example]:
         for i, (number, text, mentions) in enumerate(read_records(path, labels, overlaps)):

@@ -12,6 +12,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
+from . import missing_path
+
 Sentence = List[Tuple[str, str]]  # (word, IOB2 tag)
 # columns are separated by spaces and tabs only: other Unicode spaces (a
 # non-breaking space inside a word) belong to the word
@@ -107,9 +109,11 @@ def sentence_to_doc(nlp: Language, sentence: Sentence) -> Doc:
 
 @registry.readers("spacy_ptuning.ConllCorpus.v1")
 def conll_corpus(
-    path: Union[str, Path], labels: Optional[List[str]] = None, limit: int = 0
+    path: Optional[Union[str, Path]], labels: Optional[List[str]] = None, limit: int = 0
 ) -> Callable[[Language], Iterator[Example]]:
     """Read a CoNLL column file directly in `spacy train` (no conversion step)."""
+    if path is None:
+        return missing_path("spacy_ptuning.ConllCorpus.v1")
 
     def read(nlp: Language) -> Iterator[Example]:
         for i, sentence in enumerate(read_sentences(path, labels)):

@@ -6,6 +6,8 @@ from spacy.language import Language
 from spacy.training import Corpus, Example
 from spacy.util import registry
 
+from . import missing_path
+
 from .cluener import cluener_corpus
 from .conll import conll_corpus
 
@@ -24,7 +26,7 @@ def detect_format(path: Union[str, Path]) -> str:
 
 @registry.readers("spacy_ptuning.NerCorpus.v1")
 def ner_corpus(
-    path: Union[str, Path], format: str = "auto", labels: Optional[List[str]] = None, limit: int = 0
+    path: Optional[Union[str, Path]], format: str = "auto", labels: Optional[List[str]] = None, limit: int = 0
 ) -> Callable[[Language], Iterator[Example]]:
     """Train NER from CoNLL columns, CLUENER2020 JSON lines or .spacy files with one config.
 
@@ -33,6 +35,8 @@ def ner_corpus(
     """
     if format not in FORMATS:
         raise ValueError(f"Unknown NER corpus format {format!r}: use one of {', '.join(FORMATS)}.")
+    if path is None:
+        return missing_path("spacy_ptuning.NerCorpus.v1")
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "conll":
         return conll_corpus(path, labels=labels, limit=limit)

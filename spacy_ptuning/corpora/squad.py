@@ -18,6 +18,8 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import registry
 
+from . import missing_path
+
 from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
 
 
@@ -143,7 +145,7 @@ def record_to_example(nlp: Language, record: QARecord) -> Example:
 
 @registry.readers("spacy_ptuning.SquadCorpus.v1")
 def squad_corpus(
-    path: Union[str, Path, Sequence[Union[str, Path]]], limit: int = 0
+    path: Optional[Union[str, Path, Sequence[Union[str, Path]]]], limit: int = 0
 ) -> Callable[[Language], Iterator[Example]]:
     """Read SQuAD v1.1/v2.0 JSON directly in `spacy train` (is_impossible optional).
 
@@ -151,6 +153,8 @@ def squad_corpus(
     `--paths.train '["train-v1.1.json", "train-v2.0.json"]'`); limit: at most
     this many questions in all (0: every question)."""
     register_extensions()
+    if path is None:
+        return missing_path("spacy_ptuning.SquadCorpus.v1")
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     if not paths:
         raise SquadFormatError("SquadCorpus.v1 got an empty list of paths.")
