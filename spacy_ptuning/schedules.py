@@ -27,6 +27,8 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import registry, resolve_dot_names
 
+from .settings import PositiveFloat, PositiveInt, Probability
+
 Corpus = Callable[[Language], Iterable[Example]]
 Batcher = Callable[[Iterable[Example]], Iterable[list]]
 
@@ -111,7 +113,7 @@ def warmup_linear(
 
 @registry.schedules("spacy_ptuning.warmup_linear.v2")
 def warmup_linear_v2(
-    initial_rate: float, warmup_ratio: float = 0.1, total_steps: Optional[int] = None
+    initial_rate: PositiveFloat, warmup_ratio: Probability = 0.1, total_steps: Optional[PositiveInt] = None
 ) -> Iterable[float]:
     """Warm-up then linear decay that ends at the run's last step.
 

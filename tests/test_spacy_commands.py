@@ -153,3 +153,30 @@ def test_evaluate_takes_code_overrides_and_per_component(data, bert_dir, tmp_pat
     assert set(scores["components"]) == {"ptuning_textcat"}
     assert scores["components"]["ptuning_textcat"]["cats_score"] == pytest.approx(scores["cats_score"])
     assert "ptuning_textcat" in result.output
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    ("components.ptuning_textcat.model.encoder.mode", "deeep", "'deeep' is not typing.Literal['deep', 'shallow', 'none', 'finetune']"),
+    ("components.ptuning_textcat.model.encoder.prefix_dropout", 1.5, "1.5 is not a number from 0 to 1 (1 excluded)"),
+    ("components.ptuning_textcat.model.encoder.prefix_length", 0, "0 is not a whole number >= 1"),
+    ("components.ptuning_textcat.model.encoder.init", "zeros", "'zeros' is not typing.Literal['normal', 'uniform', 'vocab', 'activations']"),
+    ("components.ptuning_textcat.model.encoder.pooling", "max", "'max' is not typing.Literal['mean', 'first']"),
+    ("components.ptuning_textcat.model.encoder.adapter_width", -4, "-4 is not a whole number >= 0 (0: none)"),
+    ("components.ptuning_textcat.model.encoder.init_std", 0, "0 is not a number > 0"),
+    ("components.ptuning_textcat.model.doc_pooling", "max", "'max' is not typing.Literal['mean', 'cls']"),
+    ("components.ptuning_textcat.model.dropout", -0.1, "-0.1 is not a number from 0 to 1 (1 excluded)"),
+    ("components.ptuning_textcat.threshold", 2.0, "2.0 is not a number from 0 to 1"),
+    ("training.optimizer.learn_rate.warmup_ratio", 1.0, "1.0 is not a number from 0 to 1 (1 excluded)"),
+])
+def test_bad_settings_are_reported_in_spacys_validation_table(bert_dir, path, value, expected):
+    """A value outside a setting's range or set fails spaCy's config validation, which names
+    the setting and what it takes, before anything is built."""
+    from confection import ConfigValidationError
+
+    config = util.load_config(shipped_configs()["textcat"], overrides={
+        "paths.backbone": str(bert_dir), **TINY["textcat"], path: value})
+    with pytest.raises(ConfigValidationError) as info:
+        nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
+        util.registry.resolve({"optimizer": nlp.config["training"]["optimizer"]}, validate=True)
+    text = str(info.value)
+    assert path.split(".")[-1] in text and expected in text, text

@@ -8,7 +8,7 @@ the longest is kept and each dropped one is named in a warning.
 import json
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Literal, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -119,7 +119,8 @@ def record_to_doc(nlp: Language, where: str, text: str, mentions: List[Mention])
 
 @registry.readers("spacy_ptuning.CluenerCorpus.v1")
 def cluener_corpus(
-    path: Optional[Union[str, Path]], labels: Optional[List[str]] = None, limit: int = 0, overlaps: str = "longest"
+    path: Optional[Union[str, Path]], labels: Optional[List[str]] = None, limit: int = 0,
+    overlaps: Literal["longest", "error"] = "longest",
 ) -> Callable[[Language], Iterator[Example]]:
     """Read CLUENER2020 JSON lines directly in `spacy train`."""
     if path is None:

@@ -1,6 +1,6 @@
 """One NER reader for configs: picks CoNLL columns, CLUENER JSON or a .spacy DocBin by file type."""
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Callable, Iterator, List, Literal, Optional, Union
 
 from spacy.language import Language
 from spacy.training import Corpus, Example
@@ -26,7 +26,10 @@ def detect_format(path: Union[str, Path]) -> str:
 
 @registry.readers("spacy_ptuning.NerCorpus.v1")
 def ner_corpus(
-    path: Optional[Union[str, Path]], format: str = "auto", labels: Optional[List[str]] = None, limit: int = 0
+    path: Optional[Union[str, Path]],
+    format: Literal["auto", "conll", "cluener", "spacy"] = "auto",
+    labels: Optional[List[str]] = None,
+    limit: int = 0,
 ) -> Callable[[Language], Iterator[Example]]:
     """Train NER from CoNLL columns, CLUENER2020 JSON lines or .spacy files with one config.
 

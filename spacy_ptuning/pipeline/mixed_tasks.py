@@ -22,6 +22,7 @@ from spacy.util import minibatch
 from ..layers.encoder import doc_runs, encoder_module, find_encoder
 from ..layers.mixed_batch import MIXABLE_MODES, mixed_forward
 from ..layers.precomputed import PENDING, encoder_output_given
+from ..settings import UnitInterval
 
 Member = Tuple[str, object]  # (component name, component)
 
@@ -29,7 +30,9 @@ Member = Tuple[str, object]  # (component name, component)
 @Language.factory(
     "ptuning_mixed_tasks", assigns=[], requires=[], default_config={"tasks": None, "min_fill": 0.75}
 )
-def make_mixed_tasks(nlp: Language, name: str, tasks: Optional[List[str]], min_fill: float) -> "MixedTaskRunner":
+def make_mixed_tasks(
+    nlp: Language, name: str, tasks: Optional[List[str]], min_fill: UnitInterval
+) -> "MixedTaskRunner":
     """Run the prompt components after this one (or those named in `tasks`) in shared forward passes."""
     return MixedTaskRunner(nlp, name, tasks=tasks, min_fill=min_fill)
 

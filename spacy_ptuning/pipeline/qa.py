@@ -22,6 +22,7 @@ from thinc.types import Floats2d
 from ..qa.decoding import best_spans
 from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
 from ..layers.encoder import predict_in_groups
+from ..settings import PositiveInt
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 from .learn_rates import EncoderRatesMixin
@@ -70,8 +71,8 @@ Prediction = Tuple[List[Tuple[int, int, float]], float]  # (n-best token spans, 
     default_score_weights=QA_SCORE_WEIGHTS,
 )
 def make_ptuning_qa(
-    nlp: Language, name: str, model: Model, max_answer_length: int, n_best: int, null_threshold: float,
-    scorer: Optional[Callable],
+    nlp: Language, name: str, model: Model, max_answer_length: PositiveInt, n_best: PositiveInt,
+    null_threshold: float, scorer: Optional[Callable],
 ) -> "PromptQuestionAnswerer":
     """Extractive QA with P-tuning v2 prompts over a frozen backbone."""
     return PromptQuestionAnswerer(

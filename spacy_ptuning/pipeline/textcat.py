@@ -14,6 +14,7 @@ from spacy.training import Example
 from thinc.api import Config, Model
 
 from ..layers.encoder import predict_in_groups
+from ..settings import UnitInterval
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 from .learn_rates import EncoderRatesMixin
@@ -97,7 +98,7 @@ class PromptMultiLabelTextCategorizer(_PromptTextCatMixin, MultiLabel_TextCatego
     default_score_weights=CATS_SCORE_WEIGHTS,
 )
 def make_ptuning_textcat(
-    nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model, threshold: UnitInterval, scorer: Optional[Callable]
 ) -> PromptTextCategorizer:
     """Exclusive text classification with P-tuning v2 prompts over a frozen backbone."""
     return PromptTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
@@ -114,7 +115,7 @@ def make_ptuning_textcat(
     default_score_weights=CATS_SCORE_WEIGHTS,
 )
 def make_ptuning_textcat_multilabel(
-    nlp: Language, name: str, model: Model, threshold: float, scorer: Optional[Callable]
+    nlp: Language, name: str, model: Model, threshold: UnitInterval, scorer: Optional[Callable]
 ) -> PromptMultiLabelTextCategorizer:
     """Multi-label text classification with P-tuning v2 prompts over a frozen backbone."""
     return PromptMultiLabelTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer)
