@@ -160,6 +160,16 @@ class Backbone:
 
         return AutoModel.from_config(self.config, add_pooling_layer=False, attn_implementation=_attention(self.family))
 
+    def __deepcopy__(self, memo: dict) -> "Backbone":
+        """The backbone itself: it is frozen and shared, so a copied pipeline (copy.deepcopy,
+        nlp.resume_training) shares it as every other component does."""
+        return self
+
+    def __reduce__(self):
+        """Pickled by its folder: unpickling loads (or reuses) the process's shared backbone
+        from the same folder, and checks nothing else (components check the fingerprint)."""
+        return (_shared_backbone, (str(self.path),))
+
     def to(self, device: torch.device) -> None:
         """Move the shared weights to device (all users of the backbone follow)."""
         if next(self.model.parameters()).device != device:
@@ -293,6 +303,11 @@ def _load_weights(path: Path, family: Family) -> torch.nn.Module:
         )
     finally:
         hf_logging.set_verbosity(verbosity)
+
+
+def _shared_backbone(path: str) -> Backbone:
+    """The process's backbone for a folder (what a pickled Backbone becomes)."""
+    return get_backbone(path)
 
 
 def clear_cache() -> None:

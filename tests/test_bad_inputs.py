@@ -259,3 +259,104 @@ def test_qa_initialize_needs_no_examples(bert_dir):
     nlp.initialize()
     result = answer_question(nlp, "who visited london?", "john visited london")
     assert set(result) >= {"answer", "no_answer_score"}
+
+
+# --- spaCy's lifecycle and annotations owned by others ------------------------------------------
+
+def _trained(kind, bert_dir):
+    """A small trained pipeline of one kind: textcat, ner, qa, or all three with a mixed-task runner."""
+    if kind == "textcat":
+        nlp = blank()
+        nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, adapter_width=4)}})
+        examples = textcat_examples(nlp, sentiment_texts(8))
+    elif kind == "ner":
+        nlp = ner_nlp(bert_dir)
+        examples = ner_examples(nlp)
+    elif kind == "qa":
+        nlp = qa_nlp(bert_dir)
+        examples = qa_examples(nlp)
+    else:
+        nlp = blank()
+        nlp.add_pipe("ptuning_mixed_tasks")
+        nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+        nlp.add_pipe("ptuning_ner", config={"model": {"encoder": encoder_cfg(bert_dir)}})
+        qa = qa_nlp(bert_dir)
+        nlp.add_pipe("ptuning_qa", source=qa)
+        examples = textcat_examples(nlp, sentiment_texts(4)) + ner_examples(nlp) + qa_examples(nlp)
+    train(nlp, examples, n_iter=2)
+    return nlp, examples
+
+
+@pytest.mark.parametrize("kind", ["textcat", "ner", "qa", "multitask"])
+def test_every_pipeline_copies_pickles_resumes_and_trains_on(kind, bert_dir):
+    """copy.deepcopy, pickle and nlp.resume_training work (the shared backbone holds a lock,
+    which is neither copied nor pickled: copies share the backbone, unpickling reloads it by
+    folder), give the same predictions, and training continues for a few steps."""
+    import copy
+    import pickle
+
+    nlp, examples = _trained(kind, bert_dir)
+    texts = ["john visited london", "the movie was good"]
+
+    def outputs(pipeline):
+        return [(d.cats, [(e.start, e.end, e.label_) for e in d.ents]) for d in pipeline.pipe(texts)]
+
+    expected = outputs(nlp)
+    assert outputs(copy.deepcopy(nlp)) == expected
+    assert outputs(pickle.loads(pickle.dumps(nlp))) == expected
+    optimizer = nlp.resume_training()
+    losses = {}
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    assert losses and all(v >= 0 for v in losses.values())
+
+
+def test_qa_skips_examples_of_other_tasks_in_update(bert_dir):
+    """In a multitask pipeline, examples without a question train textcat and NER and are
+    left alone by QA (before, QA failed with "set doc._.question")."""
+    nlp, examples = _trained("multitask", bert_dir)
+    plain = [eg for eg in examples if eg.predicted._.question is None]
+    losses = nlp.update(plain, sgd=nlp.resume_training(), losses={})
+    assert losses["ptuning_qa"] == 0.0 and losses["ptuning_textcat"] > 0
+    with pytest.raises(ValueError, match="question on the reference doc but none on the predicted doc"):
+        lost = qa_examples(nlp)[0]
+        from spacy.training import Example
+
+        nlp.get_pipe("ptuning_qa").update([Example(nlp.make_doc(lost.reference.text), lost.reference)])
+
+
+def _ner_with_path(bert_dir, text, tags):
+    nlp = ner_nlp(bert_dir)
+    nlp.initialize(lambda: ner_examples(nlp))
+    ner = nlp.get_pipe("ptuning_ner")
+    doc = nlp.make_doc(text)
+    return nlp, ner, doc, [ner.tags.index(tag) for tag in tags]
+
+
+def test_ner_never_makes_whitespace_an_entity(bert_dir):
+    import numpy
+
+    nlp, ner, doc, path = _ner_with_path(bert_dir, "   ", ["B-PER"])
+    ner.set_annotations([doc], [numpy.asarray(path)])
+    assert list(doc.ents) == []
+    nlp, ner, doc, path = _ner_with_path(bert_dir, "john smith\u00a0", ["B-PER", "I-PER", "I-PER"])
+    assert len(doc) == 3 and doc[2].text == "\u00a0"
+    ner.set_annotations([doc], [numpy.asarray(path)])
+    assert [(e.text, e.label_) for e in doc.ents] == [("john smith", "PER")]
+
+
+def test_ner_keeps_entities_set_before_it(bert_dir):
+    """As spaCy's ner: entities already on the doc (an entity_ruler's) stay; a prediction that
+    overlaps one is dropped, the others are added."""
+    import numpy
+    from spacy.tokens import Span
+
+    nlp, ner, doc, path = _ner_with_path(bert_dir, "acme corp and john smith", ["B-PER", "I-PER", "O", "B-PER", "I-PER"])
+    doc.ents = [Span(doc, 0, 2, label="ORG")]
+    ner.set_annotations([doc], [numpy.asarray(path)])
+    assert [(e.text, e.label_) for e in doc.ents] == [("acme corp", "ORG"), ("john smith", "PER")]
+    ruler_first = ner_nlp(bert_dir)
+    ruler = ruler_first.add_pipe("entity_ruler", first=True)
+    ruler_first.initialize(lambda: ner_examples(ruler_first))
+    ruler.add_patterns([{"label": "ORG", "pattern": "acme corp"}])  # initialize clears a ruler's patterns
+    assert ("acme corp", "ORG") in [(e.text, e.label_) for e in ruler_first("acme corp and john smith").ents]

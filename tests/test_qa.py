@@ -225,6 +225,14 @@ def test_spacy_evaluate_on_qa_docbin_fails_loudly_and_the_cli_scores_it(bert_dir
                          capture_output=True, text=True)
     assert run.returncode != 0
     assert "never asked" in run.stderr and "spacy-ptuning evaluate" in run.stderr
+    without = DocBin(store_user_data=False)  # the questions are user data: this file lost them
+    for eg in qa_examples(nlp):
+        without.add(eg.reference)
+    without.to_disk(tmp_path / "no-user-data.spacy")
+    run = subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "qa"),
+                          str(tmp_path / "no-user-data.spacy")], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "saved without user data" in run.stderr and "store_user_data=True" in run.stderr
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "qa"), str(tmp_path / "dev.spacy"), "--task", "qa",
                                       "--output", str(tmp_path / "scores.json")])
     assert result.exit_code == 0, result.output

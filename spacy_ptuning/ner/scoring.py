@@ -69,12 +69,14 @@ def seqeval_scores(examples: Iterable[Example], prefix: str = "seqeval") -> Dict
 @registry.scorers("spacy_ptuning.seqeval_scorer.v1")
 def make_seqeval_scorer():
     """Scorer reporting spaCy's ents_* scores and seqeval's strict IOB2 seqeval_* scores."""
+    return ner_scores
+
+
+def ner_scores(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+    """spaCy's ents_* scores plus seqeval's (a module-level function: pipelines stay picklable)."""
     from spacy.scorer import get_ner_prf
 
-    def score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
-        examples = list(examples)
-        scores = get_ner_prf(examples)
-        scores.update(seqeval_scores(examples))
-        return scores
-
-    return score
+    examples = list(examples)
+    scores = get_ner_prf(examples)
+    scores.update(seqeval_scores(examples))
+    return scores

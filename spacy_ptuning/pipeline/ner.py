@@ -20,6 +20,7 @@ from thinc.types import Floats2d
 
 from ..ner.tags import OUTSIDE, bio_tags, tags_to_spans, transition_mask, viterbi
 from ..layers.encoder import predict_in_groups
+from ..text import is_blank
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 from .learn_rates import EncoderRatesMixin
@@ -138,10 +139,22 @@ class PromptEntityRecognizer(EncoderRatesMixin, AdapterSerializationMixin, Train
         return paths
 
     def set_annotations(self, docs: Iterable[Doc], paths: Sequence[numpy.ndarray]) -> None:
+        """Predicted entities, trimmed of blank tokens at either end (a span of only whitespace is
+        never an entity), added to the entities already on the doc (e.g. from an entity_ruler
+        placed before): as spaCy's own ner, a prediction that overlaps one of them is dropped."""
         tags = self.tags
         for doc, path in zip(docs, paths):
-            spans = tags_to_spans([tags[i] for i in path])
-            doc.set_ents([Span(doc, s, e, label=label) for s, e, label in spans], default="outside")
+            preset = list(doc.ents)
+            taken = {i for ent in preset for i in range(ent.start, ent.end)}
+            spans = []
+            for start, end, label in tags_to_spans([tags[i] for i in path]):
+                while start < end and is_blank(doc[start].text):
+                    start += 1
+                while end > start and is_blank(doc[end - 1].text):
+                    end -= 1
+                if start < end and not taken.intersection(range(start, end)):
+                    spans.append(Span(doc, start, end, label=label))
+            doc.set_ents(preset + spans, default="outside")
 
     def get_loss(self, examples: Iterable[Example], probs: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Mean token cross-entropy; tokens whose gold tag is missing or misaligned add nothing."""

@@ -6,7 +6,6 @@ answer start and end, and the [CLS] vector as "no answer"; the best span over
 the whole context wins if it beats "no answer" by `null_threshold`. Spans are
 whole spaCy tokens, so answers map to exact character offsets of the doc.
 """
-import unicodedata
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -23,6 +22,7 @@ from ..qa.decoding import best_spans
 from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
 from ..layers.encoder import predict_in_groups
 from ..settings import PositiveInt
+from ..text import is_blank
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
 from .learn_rates import EncoderRatesMixin
@@ -131,7 +131,7 @@ class PromptQuestionAnswerer(EncoderRatesMixin, AdapterSerializationMixin, Train
         logits = predict_in_groups(self.model, [docs[i] for i in asked])
         for i, rows in zip(asked, logits):
             rows = self.model.ops.to_numpy(rows).astype("float64")
-            blank = numpy.asarray([_is_blank(token.text) for token in docs[i]], dtype=bool)
+            blank = numpy.asarray([is_blank(token.text) for token in docs[i]], dtype=bool)
             starts, ends = rows[1:, 0].copy(), rows[1:, 1].copy()
             starts[blank] = ends[blank] = -numpy.inf  # an answer never starts or ends on blank tokens
             spans = best_spans(starts, ends, self.cfg["max_answer_length"], self.cfg["n_best"])
@@ -175,6 +175,14 @@ class PromptQuestionAnswerer(EncoderRatesMixin, AdapterSerializationMixin, Train
                 "`spacy-ptuning evaluate MODEL DATA` (SQuAD JSON or .spacy), or read with "
                 "spacy_ptuning.SquadCorpus.v1, which sets doc._.question on both docs."
             )
+        unasked = [eg for eg in examples if ANSWER_KEY in eg.reference.spans and eg.reference._.question is None]
+        if unasked:
+            raise ValueError(
+                f"Component {self.name!r}: {len(unasked)} of {len(examples)} examples carry QA answers "
+                f"(doc.spans[{ANSWER_KEY!r}]) but no question (first text: {unasked[0].reference.text[:40]!r}): "
+                "the .spacy file was saved without user data, which holds doc._.question. Save it with "
+                "DocBin(store_user_data=True), or evaluate SQuAD JSON with `spacy ptuning evaluate MODEL DATA --task qa`."
+            )
         scores = super().score(examples, **kwargs)
         threshold = scores.get("qa_best_f1_thresh")
         if threshold is not None:
@@ -185,6 +193,27 @@ class PromptQuestionAnswerer(EncoderRatesMixin, AdapterSerializationMixin, Train
         """Store the threshold found by the last score() as null_threshold (a no-op before any)."""
         if self.calibrated_threshold is not None:
             self.cfg["null_threshold"] = self.calibrated_threshold
+
+    def update(
+        self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses: Optional[Dict[str, float]] = None
+    ) -> Dict[str, float]:
+        """Train on the examples whose predicted doc has a question; the others belong to other
+        tasks of the pipeline (as textcat and NER skip examples without their annotation)."""
+        validate_examples(examples, "PromptQuestionAnswerer.update")
+        examples = list(examples)
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        lost = [eg for eg in examples if eg.reference._.question is not None and eg.predicted._.question is None]
+        if lost:
+            raise ValueError(
+                f"Component {self.name!r}: {len(lost)} training examples have a question on the reference doc "
+                f"but none on the predicted doc (first: {lost[0].reference._.question!r}): read QA data with "
+                "spacy_ptuning.SquadCorpus.v1, or set doc._.question on both docs."
+            )
+        asked = [eg for eg in examples if eg.predicted._.question is not None]
+        if not asked:
+            return losses
+        return super().update(asked, drop=drop, sgd=sgd, losses=losses)
 
     def get_loss(self, examples: Iterable[Example], logits: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Mean of start and end cross-entropy over [no answer] + context tokens."""
@@ -230,10 +259,6 @@ def _asked(docs: Sequence[Doc]) -> List[int]:
     """Indices of the docs that have a question."""
     return [i for i, doc in enumerate(docs) if doc._.question is not None]
 
-
-def _is_blank(text: str) -> bool:
-    """Whitespace, control and format characters only: nothing to answer with."""
-    return all(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in text)
 
 
 def answer_question(nlp: Language, question: str, context: str) -> Dict:

@@ -146,8 +146,9 @@ def squad_scores(examples: Iterable[Example], prefix: str = "qa") -> Dict[str, A
 @registry.scorers("spacy_ptuning.squad_scorer.v1")
 def make_squad_scorer():
     """Scorer reporting SQuAD v2.0 EM/F1 overall and on the HasAns / NoAns splits."""
+    return squad_scorer
 
-    def score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
-        return squad_scores(examples)
 
-    return score
+def squad_scorer(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+    """squad_scores with the scorer signature (a module-level function: pipelines stay picklable)."""
+    return squad_scores(examples)

@@ -5,6 +5,7 @@ so a multitask evaluation on NER or QA data would report a textcat score of 0.
 These scorers skip such docs and report None for every score when none is left,
 as spaCy's entity scorer does for docs without entities.
 """
+from functools import partial
 from typing import Any, Callable, Dict, Iterable, List
 
 from spacy.pipeline.textcat import textcat_score
@@ -23,14 +24,18 @@ def with_cats(examples: Iterable[Example]) -> List[Example]:
     return [eg for eg in examples if eg.reference.cats]
 
 
-def _skipping_other_tasks(score_cats: Callable[..., Dict[str, Any]]) -> Callable[..., Dict[str, Any]]:
-    def score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
-        examples = with_cats(examples)
-        if not examples:
-            return {f"cats_{key}": None for key in CATS_KEYS}
-        return score_cats(examples, **kwargs)
+def _score_with_cats(
+    examples: Iterable[Example], *, score_cats: Callable[..., Dict[str, Any]], **kwargs
+) -> Dict[str, Any]:
+    examples = with_cats(examples)
+    if not examples:
+        return {f"cats_{key}": None for key in CATS_KEYS}
+    return score_cats(examples, **kwargs)
 
-    return score
+
+def _skipping_other_tasks(score_cats: Callable[..., Dict[str, Any]]) -> Callable[..., Dict[str, Any]]:
+    """score_cats over the examples that have cats (a partial, so pipelines stay picklable)."""
+    return partial(_score_with_cats, score_cats=score_cats)
 
 
 @registry.scorers("spacy_ptuning.textcat_scorer.v1")
