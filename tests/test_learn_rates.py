@@ -82,3 +82,26 @@ def test_layer_mix_learns_at_the_heads_rate(bert_dir, mode, setting):
     mix = [scale for key, scale in recorder.scales.items() if key[1] == "layer_weights"]
     encoder = [scale for key, scale in recorder.scales.items() if key[1].startswith(("finetuned.", "prefix."))]
     assert mix == [1.0] and set(encoder) == {0.01}
+
+
+def test_rates_hold_under_spacys_own_components(bert_dir):
+    """The shares apply where the encoder's weights are updated (its torch shim), so spaCy's own
+    components over spacy_ptuning.PromptTok2Vec.v1 train the prompts and adapters at their
+    shares too (before, only the plugin's components did)."""
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    encoder = {"@architectures": "spacy_ptuning.PromptEncoder.v1", **encoder_cfg(bert_dir, prompt_lr_scale=10.0,
+                                                                                  adapter_width=4, adapter_lr_scale=0.1)}
+    tagger = nlp.add_pipe("tagger", config={"model": {
+        "@architectures": "spacy.Tagger.v2", "nO": None,
+        "tok2vec": {"@architectures": "spacy_ptuning.PromptTok2Vec.v1", "encoder": encoder}}})
+    examples = [Example.from_dict(nlp.make_doc("the good movie"), {"tags": ["DT", "JJ", "NN"]})]
+    nlp.initialize(lambda: examples)
+    tagger.update(examples)
+    recorder = Recorder()
+    tagger.finish_update(recorder)
+    by_part = {}
+    for (_, name), scale in recorder.scales.items():
+        by_part.setdefault(name.split(".")[0] if "." in name else "head", set()).add(scale)
+    assert by_part["prefix"] == {10.0} and by_part["adapters"] == {0.1} and by_part["head"] == {1.0}

@@ -11,6 +11,7 @@ from thinc.util import get_torch_default_device
 from ..backbone import Backbone
 from .precomputed import PENDING, given_encoder_output
 from .prompted_transformer import PromptedTransformer
+from .rates import RatedPyTorchShim
 from .wordpieces import WordpieceBatch, doc_groups
 
 
@@ -38,6 +39,7 @@ def prompted_transformer(
     wrapper = PyTorchWrapper_v2(
         module, convert_inputs=_convert_inputs, convert_outputs=_convert_outputs
     )
+    wrapper.shims[0] = RatedPyTorchShim(module)  # each part of the encoder at its own rate
     model: Model = Model(
         "ptuning_encoder",
         _forward,

@@ -23,7 +23,6 @@ from ..layers.encoder import predict_in_groups
 from ..text import is_blank
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
-from .learn_rates import EncoderRatesMixin
 
 DEFAULT_NER_MODEL = default_model(
     """
@@ -70,7 +69,7 @@ def biluo_to_iob2(tag: str) -> str:
     return ("B-" if prefix in ("B", "U") else "I-") + label
 
 
-class PromptEntityRecognizer(EncoderRatesMixin, AdapterSerializationMixin, TrainablePipe):
+class PromptEntityRecognizer(AdapterSerializationMixin, TrainablePipe):
     """Token classifier over IOB2 tags whose decoding only yields valid sequences."""
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "ptuning_ner", *, scorer: Optional[Callable] = None):

@@ -25,7 +25,6 @@ from ..settings import PositiveInt
 from ..text import is_blank
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
-from .learn_rates import EncoderRatesMixin
 
 DEFAULT_QA_MODEL = default_model(
     """
@@ -81,7 +80,7 @@ def make_ptuning_qa(
     )
 
 
-class PromptQuestionAnswerer(EncoderRatesMixin, AdapterSerializationMixin, TrainablePipe):
+class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
     """Start/end span head with a "no answer" option, over a question-context pair encoder.
 
     max_answer_length: longest answer in spaCy tokens; n_best: alternatives kept

@@ -17,7 +17,6 @@ from ..layers.encoder import predict_in_groups
 from ..settings import UnitInterval
 from .adapter_io import AdapterSerializationMixin
 from .defaults import default_model
-from .learn_rates import EncoderRatesMixin
 
 
 def _default_model(exclusive_classes: bool) -> Config:
@@ -42,7 +41,7 @@ CATS_SCORE_WEIGHTS = {"cats_score": 1.0} | {
 }
 
 
-class _PromptTextCatMixin(EncoderRatesMixin, AdapterSerializationMixin):
+class _PromptTextCatMixin(AdapterSerializationMixin):
     """What both text classifiers add to spaCy's: label checks and a size report."""
 
     def _validate_categories(self, examples: Iterable[Example]) -> None:
