@@ -323,3 +323,38 @@ def test_layer_mix_is_the_only_trainable_part_of_a_linear_probe(bert_dir):
 def test_layer_mix_is_a_bool():
     with pytest.raises(ValueError, match="layer_mix must be true or false, got 'yes'"):
         PromptConfig(layer_mix="yes")
+
+
+@pytest.mark.parametrize("mode", ["deep", "shallow", "none"])
+def test_backbone_dropout_includes_attention_dropout_in_every_mode(backbone_dir, tmp_path, mode):
+    """A backbone whose only dropout is attention dropout: backbone_dropout must still act in
+    modes "shallow" and "none", where no prompts are injected into attention (before, the wrapper
+    handed those calls to the frozen module, whose eval flag switched attention dropout off)."""
+    import json
+    import shutil
+
+    copy_dir = tmp_path / "attention-dropout-only"
+    shutil.copytree(backbone_dir, copy_dir)
+    config = json.loads((copy_dir / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.5)
+    (copy_dir / "config.json").write_text(json.dumps(config))
+    backbone = get_backbone(copy_dir)
+    ids, mask, types = _inputs(backbone)
+    module = PromptedTransformer(PromptConfig(prefix_length=3, mode=mode, prefix_dropout=0.0, backbone_dropout=True),
+                                 backbone)
+    with torch.no_grad():
+        reference = module(ids, mask, types)
+        torch.manual_seed(0)
+        noisy = module(ids, mask, types, dropout=True)
+    real = mask.bool()
+    assert (noisy[real] - reference[real]).abs().max() > 1e-3
+
+
+def test_prompt_dropout_draws_one_mask_per_example(bert_dir):
+    backbone = get_backbone(bert_dir)
+    prefix = PromptedTransformer(PromptConfig(prefix_length=8, prefix_dropout=0.5, init_std=1.0), backbone).prefix
+    torch.manual_seed(0)
+    prompts = prefix(4, dropout=True)
+    dropped = prompts == 0
+    assert dropped.any() and not all(torch.equal(dropped[0], dropped[i]) for i in range(1, 4))
+    assert torch.equal(prefix(4, dropout=False)[0], prefix(4, dropout=False)[3])

@@ -76,21 +76,24 @@ class PrefixSelfAttention(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *args, **kwargs):
         active = _ACTIVE.get()
-        if active is None:
+        if active is None and not (backbone_dropout_on() and not self.inner.training):
             return self.inner(hidden_states, attention_mask, *args, **kwargs)
+        # prompts active, or the backbone's dropout asked for while its flag says eval (modes
+        # "shallow" and "none" with backbone_dropout): attention computed here, with its dropout
         inner, family = self.inner, self.family
         batch, length = hidden_states.shape[:2]
         shape = (batch, length, inner.num_attention_heads, inner.attention_head_size)
         query = getattr(inner, family.query)(hidden_states).view(shape).transpose(1, 2)
         key = getattr(inner, family.key)(hidden_states).view(shape).transpose(1, 2)
         value = getattr(inner, family.value)(hidden_states).view(shape).transpose(1, 2)
-        prompt_key, prompt_value = active.key_values[self.layer_index]
-        n_prompts = prompt_key.shape[2]
-        key = torch.cat([prompt_key.to(key.dtype), key], dim=2)
-        value = torch.cat([prompt_value.to(value.dtype), value], dim=2)
+        if active is not None:
+            prompt_key, prompt_value = active.key_values[self.layer_index]
+            key = torch.cat([prompt_key.to(key.dtype), key], dim=2)
+            value = torch.cat([prompt_value.to(value.dtype), value], dim=2)
+        n_prompts = key.shape[2] - length
         mask = _with_prompt_columns(
-            attention_mask, batch, length, n_prompts, active.visible, query.dtype, query.device,
-            active.prompt_mask,
+            attention_mask, batch, length, n_prompts, active is None or active.visible, query.dtype, query.device,
+            None if active is None else active.prompt_mask,
         )
         bias = self._position_bias(hidden_states, attention_mask, args, kwargs)
         if bias is not None:  # [batch or 1, heads, length, length]: none for the prompt columns

@@ -89,8 +89,9 @@ class PrefixEncoder(nn.Module):
         dropout is passed per call rather than read from the module's training
         flag, which concurrent callers would share."""
         prompts = self.table if self.mlp is None else self.mlp(self.table)
-        prompts = nn.functional.dropout(prompts, self.dropout_rate, training=dropout)
-        return prompts.unsqueeze(0).expand(batch_size, -1, -1)
+        prompts = prompts.unsqueeze(0).expand(batch_size, -1, -1)
+        # after the expansion: one mask per example, as P-tuning v2's reference draws it
+        return nn.functional.dropout(prompts, self.dropout_rate, training=dropout)
 
     def key_values(self, batch_size: int, dropout: bool = False) -> Tuple[KeyValue, ...]:
         """Deep prompts as one (key, value) pair per layer, [batch, heads, prefix, head_dim]."""
