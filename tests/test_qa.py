@@ -160,6 +160,13 @@ def test_spacy_train_from_squad_json(bert_dir, tmp_path, capsys):
     threshold = nlp.get_pipe("ptuning_qa").cfg["null_threshold"]
     nlp.get_pipe("ptuning_qa").cfg["null_threshold"] = 0.0
     assert threshold != 0.0 and threshold == pytest.approx(nlp.evaluate(dev)["qa_best_f1_thresh"])
+    # a threshold given at load time wins over the saved, calibrated one; none given keeps it
+    for given in (-1e9, 2.5):  # (a config holds no infinities: -1e9 answers always)
+        overridden = spacy.load(tmp_path / "out" / "model-last",
+                                config={"components": {"ptuning_qa": {"null_threshold": given}}})
+        assert overridden.get_pipe("ptuning_qa").cfg["null_threshold"] == given
+        assert overridden.config["components"]["ptuning_qa"]["null_threshold"] == given
+    assert spacy.load(tmp_path / "out" / "model-last").get_pipe("ptuning_qa").cfg["null_threshold"] == threshold
 
 
 def test_answer_that_cannot_be_placed_is_not_trained_as_no_answer(bert_dir):

@@ -64,14 +64,14 @@ Prediction = Tuple[List[Tuple[int, int, float]], float]  # (n-best token spans, 
         "model": DEFAULT_QA_MODEL,
         "max_answer_length": 30,
         "n_best": 5,
-        "null_threshold": 0.0,
+        "null_threshold": None,
         "scorer": {"@scorers": "spacy_ptuning.squad_scorer.v1"},
     },
     default_score_weights=QA_SCORE_WEIGHTS,
 )
 def make_ptuning_qa(
     nlp: Language, name: str, model: Model, max_answer_length: PositiveInt, n_best: PositiveInt,
-    null_threshold: float, scorer: Optional[Callable],
+    null_threshold: Optional[float], scorer: Optional[Callable],
 ) -> "PromptQuestionAnswerer":
     """Extractive QA with P-tuning v2 prompts over a frozen backbone."""
     return PromptQuestionAnswerer(
@@ -90,7 +90,7 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
 
     def __init__(
         self, vocab: Vocab, model: Model, name: str = "ptuning_qa", *, max_answer_length: int = 30,
-        n_best: int = 5, null_threshold: float = 0.0, scorer: Optional[Callable] = None,
+        n_best: int = 5, null_threshold: Optional[float] = None, scorer: Optional[Callable] = None,
     ):
         if max_answer_length < 1 or n_best < 1:
             raise ValueError(
@@ -100,7 +100,11 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         self.vocab = vocab
         self.model = model
         self.name = name
-        self.cfg: Dict = {"max_answer_length": max_answer_length, "n_best": n_best, "null_threshold": null_threshold}
+        # null_threshold None: the threshold saved with the component (the dev-calibrated one), 0.0
+        # for a new one; a number (a config setting or an override at spacy.load) wins over the saved one
+        self.configured_threshold = null_threshold
+        self.cfg: Dict = {"max_answer_length": max_answer_length, "n_best": n_best,
+                          "null_threshold": 0.0 if null_threshold is None else float(null_threshold)}
         self.scorer = scorer
         self.calibrated_threshold: Optional[float] = None
 
@@ -187,6 +191,22 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         if threshold is not None:
             self.calibrated_threshold = float(threshold)
         return scores
+
+    def from_disk(self, path, *, exclude=tuple()) -> "PromptQuestionAnswerer":
+        super().from_disk(path, exclude=exclude)
+        self._keep_configured_threshold()
+        return self
+
+    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "PromptQuestionAnswerer":
+        super().from_bytes(bytes_data, exclude=exclude)
+        self._keep_configured_threshold()
+        return self
+
+    def _keep_configured_threshold(self) -> None:
+        """A null_threshold given in the config (or as an override at spacy.load) wins over the
+        one saved with the component."""
+        if self.configured_threshold is not None:
+            self.cfg["null_threshold"] = float(self.configured_threshold)
 
     def use_calibrated_threshold(self) -> None:
         """Store the threshold found by the last score() as null_threshold (a no-op before any)."""
