@@ -83,7 +83,7 @@ def PromptEncoder(
         adapter_lr_scale=adapter_lr_scale,
     )
     shared = get_backbone(backbone)
-    check_window(shared, window, stride)
+    check_window(shared, window, stride, pair=text_pair is not None)
     module = PromptedTransformer(cfg, shared)
     attrs = {"backbone": str(backbone), "prompt": cfg.to_dict(), "window": window, "stride": stride}
     build = partial(_build_doc_batch, window=window, stride=stride, pooling=pooling, text_pair=text_pair)

@@ -360,3 +360,48 @@ def test_ner_keeps_entities_set_before_it(bert_dir):
     ruler_first.initialize(lambda: ner_examples(ruler_first))
     ruler.add_patterns([{"label": "ORG", "pattern": "acme corp"}])  # initialize clears a ruler's patterns
     assert ("acme corp", "ORG") in [(e.text, e.label_) for e in ruler_first("acme corp and john smith").ents]
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "mpnet"])
+def test_no_accepted_pair_window_hangs_or_loses_the_question(family, bert_dir, roberta_dir, mpnet_dir):
+    """Every window from the smallest upwards, with a question/context pair: either the config
+    check or the first batch refuses it with an error naming the window, or the question is read
+    (at least one of its wordpieces in every window) and prediction finishes."""
+    import signal
+
+    from spacy_ptuning.layers.encoder import find_encoder
+    from spacy_ptuning.qa.extensions import register_extensions
+
+    def timeout(signum, frame):
+        raise TimeoutError("the window layout did not finish")
+
+    signal.signal(signal.SIGALRM, timeout)
+    backbone = {"bert": bert_dir, "roberta": roberta_dir, "mpnet": mpnet_dir}[family]
+    register_extensions()
+    context = "john visited london and mary works in paris " * 3
+    accepted = 0
+    for window in range(1, 26):
+        for stride in (1, max(1, window - 4)):
+            try:
+                nlp = qa_nlp(backbone, window=window, stride=stride)
+            except ValueError as err:
+                assert "window" in str(err) or "stride" in str(err)
+                continue
+            encoder = find_encoder(nlp.get_pipe("ptuning_qa").model)
+            doc = nlp.make_doc(context)
+            doc._.question = "who visited london and who works in paris"
+            signal.alarm(20)  # a layout with a step of 0 or less would loop for ever
+            try:
+                batch = encoder.attrs["build_batch"](get_backbone(backbone), [doc])
+            except ValueError as err:
+                assert f"window={window}" in str(err)
+                continue
+            finally:
+                signal.alarm(0)
+            accepted += 1
+            question = get_backbone(backbone).tokenizer(doc._.question, add_special_tokens=False)["input_ids"]
+            for row in batch.input_ids:
+                assert question[0] in row.tolist(), (window, stride)
+            nlp.initialize()
+            assert nlp(doc)._.no_answer_score is not None
+    assert accepted > 0

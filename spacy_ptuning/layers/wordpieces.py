@@ -73,8 +73,13 @@ def doc_groups(docs: Sequence[Doc], window: int, stride: int, max_windows: int) 
     return runs
 
 
-def check_window(backbone: Backbone, window: int, stride: int, n_special: int = 2) -> None:
-    """Raise a clear error for a window the backbone cannot take."""
+PAIR_MIN_WINDOW = 10  # room for up to 4 special tokens (RoBERTa's pair), a question and a context
+
+
+def check_window(backbone: Backbone, window: int, stride: int, n_special: int = 2, pair: bool = False) -> None:
+    """Raise a clear error for a window the backbone cannot take (before its tokenizer is loaded;
+    a window that holds a pair is checked exactly against the tokenizer's special tokens at the
+    first batch, first_segments)."""
     for name, value in (("window", window), ("stride", stride)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(
@@ -88,6 +93,11 @@ def check_window(backbone: Backbone, window: int, stride: int, n_special: int = 
         )
     if window <= n_special:
         raise ValueError(f"window={window} leaves no room for text: use at least {n_special + 8}.")
+    if pair and window < PAIR_MIN_WINDOW:
+        raise ValueError(
+            f"window={window} is too small for a question/context pair: use at least {PAIR_MIN_WINDOW} "
+            "(up to 4 special tokens, then half the rest for the question and half for the context)."
+        )
     if not 1 <= stride <= window - n_special:
         raise ValueError(
             f"stride={stride} must be between 1 and window - {n_special} = {window - n_special}, "
@@ -364,6 +374,12 @@ def first_segments(backbone: Backbone, docs: Sequence[Doc], extension: str, wind
         return []
     ids = backbone.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
     limit = window // 2 - n_special(backbone, pair=True)
+    if limit < 1:
+        raise ValueError(
+            f"window={window} leaves no room for the {extension}: half the window, less this backbone's "
+            f"{n_special(backbone, pair=True)} special tokens of a pair, is {limit}. Use window >= "
+            f"{2 * (n_special(backbone, pair=True) + 1)}."
+        )
     out = []
     for doc, text, piece_ids in zip(docs, texts, ids):
         if len(piece_ids) > limit:
