@@ -27,11 +27,13 @@ CONFIGS = Path(__file__).resolve().parents[2] / "spacy_ptuning" / "configs"
 COMPONENT = {"textcat": "ptuning_textcat", "ner": "ptuning_ner", "qa": "ptuning_qa"}
 SCORE = {"textcat": "accuracy", "ner": "seqeval_f", "qa": "qa_f1"}
 # method -> encoder settings (prompt methods) or None (full fine-tuning)
+# (no adapters unless the method has them: the shipped configs may carry some)
+NO_ADAPTERS = {"adapter_width": 0, "adapter_lr_scale": 1.0}
 METHODS: Dict[str, Dict] = {
-    "p-tuning-v2": {"mode": "deep", "prefix_projection": False},
-    "prefix-tuning": {"mode": "deep", "prefix_projection": True},
-    "prompt-tuning": {"mode": "shallow", "prefix_projection": False},
-    "head-only": {"mode": "none", "prefix_projection": False},
+    "p-tuning-v2": {"mode": "deep", "prefix_projection": False, **NO_ADAPTERS},
+    "prefix-tuning": {"mode": "deep", "prefix_projection": True, **NO_ADAPTERS},
+    "prompt-tuning": {"mode": "shallow", "prefix_projection": False, **NO_ADAPTERS},
+    "head-only": {"mode": "none", "prefix_projection": False, **NO_ADAPTERS},
     # parallel feed-forward adapters beside the deep prompts (He et al. 2022's MAM), and alone;
     # their width, scale and rate come from the recipe's encoder settings
     "mam": {"mode": "deep", "prefix_projection": False},
@@ -54,7 +56,7 @@ def _config_and_overrides(
         return CONFIGS / "finetune" / f"{task}.cfg", {"paths.backbone": str(resolve_backbone_path(backbone))}, ft_lr
     encoder = f"components.{COMPONENT[task]}.model.encoder"
     settings = METHODS[method] or {"mode": "finetune", "prefix_projection": False,
-                                   "finetune_lr_scale": ft_lr / ft_head_lr}
+                                   "finetune_lr_scale": ft_lr / ft_head_lr, **NO_ADAPTERS}
     overrides = {"paths.backbone": backbone, **{f"{encoder}.{k}": v for k, v in settings.items()}}
     return CONFIGS / f"{task}.cfg", overrides, ft_head_lr if method == "full-fine-tuning" else lr
 

@@ -117,6 +117,7 @@ TRIALS: Dict[str, List[Dict]] = {
         # alone (head-only: no prompts)
         {"name": "mam w32 a3e-4", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.006}},
         {"name": "mam w32 a1e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
+        {"name": "mam w32 a3e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.06}},
         {"name": "adapters w32 a1e-3", "method": "head-only", "epoch_factor": 2,
          "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
         {"name": "mam w128 a3e-4", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.006}},

@@ -115,11 +115,22 @@ RECIPES: Dict[str, Dict[str, Dict]] = {
     # rate they were measured at.
     # Prefix-tuning's MLP at 5e-4 on SST-2 too: at one rate (1e-2) it collapsed on the whole SST-2
     # (35.6, GPU full run); split, the standard subset scores 85.4 against 86.0 at one rate
+    # MAM: P-tuning v2's recipe plus a parallel feed-forward adapter of width 32 at scale 4 per
+    # layer, the adapters at their own rate (adapter_lr_scale: a share of the run's rate; the
+    # recipe search's adapter trials chose it per data set); "adapters": the same adapters
+    # without prompts
     "textcat": {"p-tuning-v2": {"lr": 0.01, "prefix_length": 16, "encoder": {"prompt_lr_scale": 10.0}},
+                "mam": {"lr": 0.01, "prefix_length": 16,
+                        "encoder": {"prompt_lr_scale": 10.0, "adapter_width": 32, "adapter_lr_scale": 0.03}},
+                "adapters": {"lr": 0.01, "prefix_length": 16, "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.03}},
                 "prefix-tuning": {"lr": 0.01, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.05}},
                 "prompt-tuning": {"lr": 0.01, "prefix_length": 16},
                 "head-only": {"lr": 0.01, "prefix_length": 16}},
     "ner": {"p-tuning-v2": {"lr": 0.05, "prefix_length": 16, "epoch_factor": 2},
+            "mam": {"lr": 0.05, "prefix_length": 16, "epoch_factor": 2,
+                    "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
+            "adapters": {"lr": 0.05, "prefix_length": 16, "epoch_factor": 2,
+                         "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
             "prefix-tuning": {"lr": 0.05, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.01}},
             "full-fine-tuning": {"epoch_factor": 2}},
     # SQuAD's prompts start as random tokens' keys and values (configs/qa.cfg's init "vocab", so
@@ -128,6 +139,10 @@ RECIPES: Dict[str, Dict[str, Dict]] = {
     # scale: 21.0, 19.8, 20.7); with init vocab 1e-1 still beats slower rates over seeds 0-2 (mean
     # 29.9 against 28.7 at 5e-2 and 27.1 at 3e-2)
     "qa": {"p-tuning-v2": {"lr": 0.1, "prefix_length": 16, "epoch_factor": 3},
+           "mam": {"lr": 0.1, "prefix_length": 16, "epoch_factor": 3,
+                   "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.003}},
+           "adapters": {"lr": 0.1, "prefix_length": 16, "epoch_factor": 3,
+                        "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.003}},
            "prefix-tuning": {"lr": 0.1, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.005}},
            "prompt-tuning": {"lr": 0.1, "prefix_length": 16},
            "head-only": {"lr": 0.1, "prefix_length": 16},
@@ -138,6 +153,9 @@ RECIPES: Dict[str, Dict[str, Dict]] = {
     # did not beat always-no-answer on the standard subset either (47.3; unmeasured on the whole data)
     "squad2": {"p-tuning-v2": {"lr": 0.03, "prefix_length": 16, "epoch_factor": 3,
                                "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": "cls"}},
+               "mam": {"lr": 0.03, "prefix_length": 16, "epoch_factor": 3,
+                       "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.01},
+                       "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": "cls"}},
                "prefix-tuning": {"lr": 0.1, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.005}},
                "full-fine-tuning": {"epoch_factor": 3}},
 }
