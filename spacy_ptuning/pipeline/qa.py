@@ -168,16 +168,12 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         asked (spaCy's Corpus makes predicted docs with make_doc, which drops
         doc._.question): that is an error, not a row of silent abstentions."""
         examples = list(examples)
-        lost = [eg for eg in examples if eg.reference._.question is not None and eg.predicted._.question is None]
-        if lost:
-            raise ValueError(
-                f"Component {self.name!r}: {len(lost)} of {len(examples)} examples have a question on the "
-                f"reference doc but none on the predicted doc (first: {lost[0].reference._.question!r}), so "
-                "they were never asked and would all score as 'no answer'. `spacy evaluate` and spaCy's "
-                "Corpus reader make predicted docs from the text alone: evaluate QA with "
-                "`spacy-ptuning evaluate MODEL DATA` (SQuAD JSON or .spacy), or read with "
-                "spacy_ptuning.SquadCorpus.v1, which sets doc._.question on both docs."
-            )
+        self._refuse_lost_questions(
+            examples, "so they were never asked and would all score as 'no answer'. `spacy evaluate` and spaCy's "
+            "Corpus reader make predicted docs from the text alone: evaluate QA with `spacy-ptuning evaluate "
+            "MODEL DATA` (SQuAD JSON or .spacy), or read with spacy_ptuning.SquadCorpus.v1, which sets "
+            "doc._.question on both docs."
+        )
         unasked = [eg for eg in examples if ANSWER_KEY in eg.reference.spans and eg.reference._.question is None]
         if unasked:
             raise ValueError(
@@ -213,6 +209,16 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         if self.calibrated_threshold is not None:
             self.cfg["null_threshold"] = self.calibrated_threshold
 
+    def _refuse_lost_questions(self, examples: List[Example], consequence: str) -> None:
+        """An error when reference docs have a question their predicted docs lost."""
+        lost = [eg for eg in examples if eg.reference._.question is not None and eg.predicted._.question is None]
+        if lost:
+            raise ValueError(
+                f"Component {self.name!r}: {len(lost)} of {len(examples)} examples have a question on the "
+                f"reference doc but none on the predicted doc (first: {lost[0].reference._.question!r}), "
+                + consequence
+            )
+
     def update(
         self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses: Optional[Dict[str, float]] = None
     ) -> Dict[str, float]:
@@ -222,13 +228,10 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
         examples = list(examples)
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
-        lost = [eg for eg in examples if eg.reference._.question is not None and eg.predicted._.question is None]
-        if lost:
-            raise ValueError(
-                f"Component {self.name!r}: {len(lost)} training examples have a question on the reference doc "
-                f"but none on the predicted doc (first: {lost[0].reference._.question!r}): read QA data with "
-                "spacy_ptuning.SquadCorpus.v1, or set doc._.question on both docs."
-            )
+        self._refuse_lost_questions(
+            examples, "so they cannot be trained on: read QA data with spacy_ptuning.SquadCorpus.v1, or set "
+            "doc._.question on both docs."
+        )
         asked = [eg for eg in examples if eg.predicted._.question is not None]
         if not asked:
             return losses
