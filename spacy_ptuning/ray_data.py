@@ -228,3 +228,19 @@ def output_record(row: Dict[str, Any], result_names: List[str]) -> Dict[str, Any
     out = dict(record) if isinstance(record, dict) else {"line": row["record"]}
     out.update({name: row.get(name) for name in result_names})
     return out
+
+
+def actors_do_not_fit(resources: Dict[str, float], concurrency: int, num_cpus: float, num_gpus: float) -> Optional[str]:
+    """Why `concurrency` actors of num_cpus / num_gpus each cannot run on a cluster with these
+    resources (ray.cluster_resources()) beside the tasks that read and parse a file (ray-annotate),
+    or None. Without a CPU left for those tasks Ray Data waits for ever instead of failing."""
+    cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
+    need_cpus, need_gpus = concurrency * num_cpus, concurrency * num_gpus
+    if need_gpus > gpus:
+        return (f"{concurrency} actor(s) x {num_gpus} GPU need {need_gpus:g} GPUs; the Ray cluster has {gpus:g}: "
+                "lower --concurrency or --num-gpus.")
+    if need_cpus >= cpus:
+        return (f"{concurrency} actor(s) x {num_cpus} CPU need {need_cpus:g} of the cluster's {cpus:g} CPUs, leaving "
+                "none for Ray Data's reading and writing, so the job would wait for ever: lower --num-cpus "
+                f"(e.g. {max(cpus - 1, 0.5) / concurrency:g}) or --concurrency.")
+    return None

@@ -144,3 +144,27 @@ def test_cli_writes_one_line_per_input_line(pipeline_path, local_ray, tmp_path):
     assert [o["id"] for o in good] == ["a", "b", "c", "d"]
     assert all(o["text"] == row["text"] for o, row in zip(good, GOOD))  # the input object is kept
     _check(good, GOOD, _expected(pipeline_path, GOOD))
+
+
+@pytest.mark.parametrize("resources,concurrency,cpus,gpus,expected", [
+    ({"CPU": 1.0}, 1, 1.0, 0, "leaving none for Ray Data's reading"),
+    ({"CPU": 4.0}, 4, 1.0, 0, "lower --num-cpus"),
+    ({"CPU": 8.0}, 2, 1.0, 1, "need 2 GPUs; the Ray cluster has 0"),
+    ({"CPU": 2.0}, 1, 1.0, 0, None),
+    ({"CPU": 1.0}, 1, 0.5, 0, None),
+])
+def test_actors_that_cannot_fit_are_refused_before_the_job_waits(resources, concurrency, cpus, gpus, expected):
+    from spacy_ptuning.ray_data import actors_do_not_fit
+
+    problem = actors_do_not_fit(resources, concurrency, cpus, gpus)
+    assert (problem is None) if expected is None else (expected in problem)
+
+
+def test_cli_fails_fast_when_the_actors_take_every_cpu(pipeline_path, local_ray, tmp_path):
+    """On the 2-CPU local instance, 2 actors of 1 CPU would leave Ray Data none: one line, exit 1."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(GOOD[1]) + "\n", encoding="utf8")
+    result = CliRunner().invoke(app, ["ray-annotate", str(pipeline_path), str(source), str(tmp_path / "out.jsonl"),
+                                      "--concurrency", "2", "--num-cpus", "1"])
+    assert result.exit_code == 1 and "would wait for ever" in " ".join(result.output.split())
+    assert not (tmp_path / "out.jsonl").exists()

@@ -9,6 +9,8 @@ Settings:
 - standard: seeded subsets of the shared data (--shared-data) sized so that full fine-tuning
   converges on 2 CPU cores in about 90 minutes for all 20 runs: SST-2, CoNLL-2003, SQuAD v1.1
   (answerable questions) and SQuAD v2.0; each method with its recipe from RECIPES.
+- scaling: SST-2 on 1,000 training sentences, for comparing backbones of different sizes on
+  2 CPU cores (all-MiniLM-L6-v2 against all-mpnet-base-v2, scripts/get_mpnet.py).
 - full: the same four data sets whole (sample size 0: every example), the standard setting's
   recipes and epochs, trained to the end (no early stop), meant for a GPU; --jobs runs several
   at once on one device.
@@ -79,6 +81,14 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
         "squad2": BenchData("qa", "{data}/squad/train-v2.0.json", "{data}/squad/dev-v2.0.json",
                             {"epochs": 3, "eval_frequency": 25}, score="qa_f1", ft_lr=1e-4, recipes="squad2",
                             sample={"train": 400, "dev": 150}),
+    },
+    # the backbone-size comparison (all-MiniLM-L6-v2 against all-mpnet-base-v2) on 2 CPU cores:
+    # the standard SST-2 run on a third of its training sentences, so that a 110M backbone's full
+    # fine-tuning fits; both backbones on the same sample
+    "scaling": {
+        "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",
+                          {"epochs": 3, "eval_frequency": 20}, score="accuracy", ft_lr=1e-4,
+                          sample={"train": 1000, "dev": 872}),
     },
     "full": {
         "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",

@@ -29,7 +29,7 @@ def ray_annotate_cli(
         import ray.data
     except ImportError:
         msg.fail("ray-annotate needs Ray Data: pip install 'spacy-ptuning[ray]'", exits=1)
-    from ..ray_data import annotate, output_record, parse_json_lines
+    from ..ray_data import actors_do_not_fit, annotate, output_record, parse_json_lines
 
     if not input_path.is_file():
         raise typer.BadParameter(f"{input_path} is not a file", param_hint="INPUT")
@@ -39,6 +39,9 @@ def ray_annotate_cli(
     if Path(model).exists():
         model = str(Path(model).resolve())  # actors may run in other working directories
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    problem = actors_do_not_fit(ray.cluster_resources(), concurrency, num_cpus, num_gpus)
+    if problem:
+        msg.fail(problem, exits=1)
     lines = ray.data.read_text(str(input_path.resolve()))
     rows = lines.map_batches(
         parse_json_lines, fn_kwargs={"text_field": text_field, "question_field": question_field}, batch_format="pandas"
