@@ -317,6 +317,12 @@ def _load(path: Path, name: Union[str, Path]) -> Backbone:
     return Backbone(path=path, config=config, model_type=model_type, name=str(name))
 
 
+def check_loadable(path: Path) -> None:
+    """The checks a load makes (supported model type, weights, tokenizer files), reading only
+    config.json; BackboneError names what is missing."""
+    _load(Path(path), str(path))
+
+
 def _load_tokenizer(path: Path, name: str):
     from transformers import AutoTokenizer
 

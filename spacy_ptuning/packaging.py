@@ -160,7 +160,7 @@ def build_backbone_package(
     model_dir: Path, output_dir: Path, name: str, version: str, progress: Optional[Progress] = None
 ) -> Path:
     """Wrap a local model directory into an installable backbone wheel (no dependencies)."""
-    from .backbone import SUPPORTED_MODEL_TYPES
+    from .backbone import SUPPORTED_MODEL_TYPES, BackboneError, check_loadable
 
     try:
         model_type = json.loads((model_dir / "config.json").read_text(encoding="utf8")).get("model_type")
@@ -171,6 +171,10 @@ def build_backbone_package(
             f"{model_dir} holds a {model_type!r} model; spacy-ptuning backbones are "
             f"{', '.join(SUPPORTED_MODEL_TYPES)} encoders, so this package could never load."
         )
+    try:  # the checks a load makes (weights, tokenizer files), before anything is written
+        check_loadable(model_dir)
+    except BackboneError as err:
+        raise PackagingError(f"{err} This package could never load.") from err
     module = module_name(name)
     staging = output_dir / f".{module}-staging"
     shutil.rmtree(staging, ignore_errors=True)

@@ -212,3 +212,22 @@ def test_backbone_package_becomes_a_pinned_requirement(bert_dir, monkeypatch):
     nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir)}})
     nlp.initialize(lambda: textcat_examples(nlp, [(TEXTS[0], "POS"), (TEXTS[1], "NEG")]))
     assert nlp.meta["requirements"] == [f"pytest=={version('pytest')}"]
+
+
+@pytest.mark.parametrize("remove, expected", [
+    ("model.safetensors", "has no weights"),
+    ("tokenizer", "has no tokenizer files"),
+])
+def test_backbone_cli_refuses_folders_without_weights_or_tokenizer(bert_dir, tmp_path, remove, expected):
+    """A folder a load would refuse is refused before any wheel is written, in one line."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(bert_dir, folder)
+    doomed = ["model.safetensors"] if remove == "model.safetensors" else [
+        p.name for p in folder.iterdir() if p.name.startswith(("tokenizer", "vocab", "special_tokens"))]
+    for name in doomed:
+        (folder / name).unlink()
+    result = CliRunner().invoke(app, ["backbone", str(folder), str(tmp_path / "dist"), "--name", "broken-backbone"])
+    assert result.exit_code == 1 and expected in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").glob("*.whl"))
