@@ -188,7 +188,7 @@ def test_backbone_without_tokenizer_files(bert_dir, tmp_path):
 
 def test_window_of_wrong_type_is_named(bert_dir):
     nlp = blank()
-    with pytest.raises(ValueError, match="window must be an integer, got '24'"):
+    with pytest.raises(ValueError, match=r"window\tat root: '24' is not a whole number >= 1"):
         nlp.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(bert_dir, window="24")}})
 
 

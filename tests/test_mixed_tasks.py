@@ -131,7 +131,7 @@ def test_passes_split_where_rows_would_be_mostly_padding():
     assert _chunks(rows, cap=64, min_fill=0.0) == [rows]
     assert _chunks(rows, cap=64, min_fill=0.75) == [rows[:3], rows[3:]]
     assert _chunks(rows, cap=2, min_fill=0.0) == [rows[:2], rows[2:4], rows[4:]]
-    with pytest.raises(ValueError, match="min_fill must be a number from 0 to 1, got 2"):
+    with pytest.raises(ValueError, match=r"min_fill\tat root: 2 is not a number from 0 to 1"):
         blank().add_pipe("ptuning_mixed_tasks", config={"min_fill": 2})
 
 

@@ -32,11 +32,17 @@ def test_assembled_pipeline_matches_single_task_pipelines(bert_dir, tmp_path):
     cmd = [sys.executable, "-m", "spacy", "assemble", str(CONFIG), str(tmp_path / "multi")]
     cmd += [f"--paths.{name}={tmp_path / name}" for name in ("textcat", "ner", "qa")]
     subprocess.run(cmd, check=True, capture_output=True)
-    # spaCy's own config commands take the shipped assemble config, with the sources given
+    # spaCy's debug config takes the shipped assemble config, with the sources given (fill-config
+    # takes no overrides: the same fill in Python)
     sources = [f"--paths.{name}={tmp_path / name}" for name in ("textcat", "ner", "qa")]
-    for command in (["init", "fill-config", str(CONFIG), str(tmp_path / "filled.cfg")], ["debug", "config", str(CONFIG)]):
-        run = subprocess.run([sys.executable, "-m", "spacy", *command, *sources], capture_output=True, text=True)
-        assert run.returncode == 0, run.stdout + run.stderr
+    corpus = write_docbin(blank(), [("good fun", "POS"), ("bad film", "NEG")], tmp_path / "corpus.spacy")
+    sources += [f"--paths.train={corpus}", f"--paths.dev={corpus}"]
+    run = subprocess.run([sys.executable, "-m", "spacy", "debug", "config", str(CONFIG), *sources],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    overrides = {f"paths.{name}": str(tmp_path / name) for name in ("textcat", "ner", "qa")}
+    filled = spacy.util.load_model_from_config(spacy.util.load_config(CONFIG, overrides=overrides), auto_fill=True)
+    assert filled.config["nlp"]["pipeline"] == ["ptuning_textcat", "ptuning_ner", "ptuning_qa"]
     multi = spacy.load(tmp_path / "multi")
     assert multi.pipe_names == ["ptuning_textcat", "ptuning_ner", "ptuning_qa"]
     backbones = {id(get_torch_module(pipe.model).backbone) for _, pipe in multi.pipeline}

