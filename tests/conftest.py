@@ -40,17 +40,25 @@ def _make_tokenizer(cls, path: Path, **kwargs):
     return cls(vocab={w: i for i, w in enumerate(words)}, **kwargs)
 
 
-def write_bert(path: Path, max_positions: int = 64, chinese: bool = True) -> Path:
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
+def _wordpiece_tokenizer(cls, path: Path, specials: list, chars: list, max_positions: int):
+    """A lower-casing WordPiece tokenizer over WORDS and chars, saved in path; torch seeded for
+    the model that follows."""
     path.mkdir(parents=True, exist_ok=True)
-    chars = _chars() if chinese else _chars()[:47]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + chars + ["##" + c for c in chars[:36]]
+    vocab = specials + WORDS + chars + ["##" + c for c in chars[:36]]
     (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
-    tokenizer = _make_tokenizer(BertTokenizerFast, path, do_lower_case=True)
+    tokenizer = _make_tokenizer(cls, path, do_lower_case=True)
     tokenizer.model_max_length = max_positions
     tokenizer.save_pretrained(path)
     torch.manual_seed(0)
+    return tokenizer
+
+
+def write_bert(path: Path, max_positions: int = 64, chinese: bool = True) -> Path:
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    chars = _chars() if chinese else _chars()[:47]
+    tokenizer = _wordpiece_tokenizer(BertTokenizerFast, path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], chars,
+                                     max_positions)
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
         intermediate_size=64, max_position_embeddings=max_positions, type_vocab_size=2,
@@ -88,14 +96,8 @@ def write_mpnet(path: Path, max_positions: int = 64) -> Path:
     no token types), with a WordPiece tokenizer in all-mpnet-base-v2's special-token layout."""
     from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
 
-    path.mkdir(parents=True, exist_ok=True)
-    chars = _chars()[:47]
-    vocab = ["<s>", "<pad>", "</s>", "[UNK]", "<mask>"] + WORDS + chars + ["##" + c for c in chars[:36]]
-    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
-    tokenizer = _make_tokenizer(MPNetTokenizerFast, path, do_lower_case=True)
-    tokenizer.model_max_length = max_positions
-    tokenizer.save_pretrained(path)
-    torch.manual_seed(0)
+    tokenizer = _wordpiece_tokenizer(MPNetTokenizerFast, path, ["<s>", "<pad>", "</s>", "[UNK]", "<mask>"],
+                                     _chars()[:47], max_positions)
     config = MPNetConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
         intermediate_size=64, max_position_embeddings=max_positions + 2, relative_attention_num_buckets=32,
