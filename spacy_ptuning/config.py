@@ -116,12 +116,8 @@ class PromptConfig:
                 f"adapter_width applies to modes {', '.join(ADAPTER_MODES)} (the backbone is frozen); mode is "
                 f"{self.mode!r}: set adapter_width = 0."
             )
-        if isinstance(self.adapter_scale, bool) or not isinstance(self.adapter_scale, (int, float)) \
-                or self.adapter_scale <= 0:
-            raise ValueError(f"adapter_scale must be a number > 0, got {self.adapter_scale!r}.")
-        if isinstance(self.adapter_lr_scale, bool) or not isinstance(self.adapter_lr_scale, (int, float)) \
-                or self.adapter_lr_scale <= 0:
-            raise ValueError(f"adapter_lr_scale must be a number > 0, got {self.adapter_lr_scale!r}.")
+        _check_positive("adapter_scale", self.adapter_scale)
+        _check_positive("adapter_lr_scale", self.adapter_lr_scale)
         if self.adapter_lr_scale != 1.0 and not self.adapter_width:
             raise ValueError(
                 f"adapter_lr_scale is {self.adapter_lr_scale!r} but there are no adapters (adapter_width = 0): "
@@ -151,10 +147,15 @@ class PromptConfig:
 
 def _check_lr_scale(name: str, value: Any, mode: str, modes: Tuple[str, ...], what: str) -> None:
     """A rate share is a number > 0, and other than 1 only in the modes that train what it scales."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
+    _check_positive(name, value)
     if value != 1.0 and mode not in modes:
         allowed = " or ".join(f'"{m}"' for m in modes)
         raise ValueError(
             f"{name} applies to mode {allowed} only ({what}); mode is {mode!r}: leave {name} at 1.0."
         )
+
+
+def _check_positive(name: str, value: Any) -> None:
+    """A number > 0 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}.")

@@ -6,7 +6,7 @@ them, with any overrides (`--paths.backbone ...`), filled with every default as 
 `init fill-config` would, so `spacy train`, `debug config` and `debug data` take it as is.
 """
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import typer
 from spacy import util
@@ -55,7 +55,3 @@ def init_config_cli(
     config.to_disk(output)
     msg.good(f"Wrote the {name} config to {output}")
     msg.text(f"python -m spacy train {output} --paths.train ... --paths.dev ...")
-
-
-def config_names() -> List[str]:
-    return list(shipped_configs())

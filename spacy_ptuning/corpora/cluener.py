@@ -16,7 +16,6 @@ from spacy.training import Example
 from spacy.util import registry
 
 from . import missing_path
-
 from .conll import ConllFormatError, read_lines
 
 Mention = Tuple[int, int, str]  # (start, end exclusive, type)

@@ -7,7 +7,6 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 
 from . import missing_path
-
 from .cluener import cluener_corpus
 from .conll import conll_corpus
 

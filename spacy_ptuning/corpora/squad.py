@@ -19,7 +19,6 @@ from spacy.training import Example
 from spacy.util import registry
 
 from . import missing_path
-
 from ..qa.extensions import ANSWER_KEY, ANSWER_LABEL, register_extensions
 
 

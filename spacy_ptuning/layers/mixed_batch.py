@@ -114,55 +114,54 @@ def _forward_rows(
         position_ids=module.position_ids(input_ids, attention_mask),
         output_hidden_states=any(m.layer_weights is not None for m in modules),
     )
-    with _row_adapters(modules, chunk, device):
-        return _prompted_pass(modules, prompts, chunk, inputs)
+    task_rows = [torch.as_tensor([j for j, (_, task, _) in enumerate(chunk) if task == t], dtype=torch.long,
+                                 device=device) for t in range(len(modules))]
+    with _row_adapters(modules, task_rows):
+        return _prompted_pass(modules, prompts, task_rows, inputs)
 
 
-def _row_adapters(modules: Sequence[PromptedTransformer], chunk: Sequence[Tuple[int, int, int]], device):
+def _row_adapters(modules: Sequence[PromptedTransformer], task_rows: Sequence[torch.Tensor]):
     """Each row's own task's feed-forward adapters (rows of tasks without any get none)."""
     if all(m.adapters is None for m in modules):
         return nullcontext()
-    rows = [torch.as_tensor([j for j, (_, task, _) in enumerate(chunk) if task == t], dtype=torch.long, device=device)
-            for t in range(len(modules))]
-    return adapters_active([m.adapters for m in modules], rows)
+    return adapters_active([m.adapters for m in modules], task_rows)
 
 
 def _prompted_pass(
-    modules: Sequence[PromptedTransformer], prompts: Sequence, chunk: Sequence[Tuple[int, int, int]], inputs: dict,
+    modules: Sequence[PromptedTransformer], prompts: Sequence, task_rows: Sequence[torch.Tensor], inputs: dict,
 ) -> torch.Tensor:
     """The backbone pass over a chunk's inputs, each row with its own task's prompts."""
     module = modules[0]
+    n_rows = inputs["input_ids"].shape[0]
     n_prompts = max((kv[0][0].shape[2] for kv in prompts if kv is not None), default=0)
     if n_prompts == 0:
-        return _task_states(modules, module.backbone.model(**inputs), chunk)
+        return _task_states(modules, module.backbone.model(**inputs), task_rows)
     n_layers = len(next(kv for kv in prompts if kv is not None))
     template = next(kv for kv in prompts if kv is not None)[0][0]
-    shape = (len(chunk), template.shape[1], n_prompts, template.shape[3])
+    shape = (n_rows, template.shape[1], n_prompts, template.shape[3])
     keys = [template.new_zeros(shape) for _ in range(n_layers)]
     values = [template.new_zeros(shape) for _ in range(n_layers)]
-    prompt_mask = torch.zeros((len(chunk), n_prompts), dtype=torch.bool, device=template.device)
-    for t, kv in enumerate(prompts):
-        rows = [j for j, (_, task, _) in enumerate(chunk) if task == t]
-        if kv is None or not rows:
+    prompt_mask = torch.zeros((n_rows, n_prompts), dtype=torch.bool, device=template.device)
+    for kv, index in zip(prompts, task_rows):
+        if kv is None or not len(index):
             continue
-        index = torch.as_tensor(rows, device=template.device)
+        index = index.to(template.device)
         size = kv[0][0].shape[2]
         prompt_mask[index, :size] = True
         for layer, (key, value) in enumerate(kv):
             keys[layer][index, :, :size] = key[0]
             values[layer][index, :, :size] = value[0]
     with prompts_active(list(zip(keys, values)), visible=True, prompt_mask=prompt_mask):
-        return _task_states(modules, module.backbone.model(**inputs), chunk)
+        return _task_states(modules, module.backbone.model(**inputs), task_rows)
 
 
-def _task_states(modules: Sequence[PromptedTransformer], output, chunk: Sequence[Tuple[int, int, int]]) -> torch.Tensor:
+def _task_states(modules: Sequence[PromptedTransformer], output, task_rows: Sequence[torch.Tensor]) -> torch.Tensor:
     """The states each row's own component reads: the last layer's, or its own layer mix."""
     # this pass's own tensor (no gradients), filled in place; it may be hidden_states[-1] itself,
     # but each row belongs to one task, so no task's mix reads a row another task replaced
     hidden = output.last_hidden_state
-    for t, module in enumerate(modules):
-        rows = [j for j, (_, task, _) in enumerate(chunk) if task == t] if module.layer_weights is not None else []
-        if rows:
-            index = torch.as_tensor(rows, device=hidden.device)
+    for module, index in zip(modules, task_rows):
+        if module.layer_weights is not None and len(index):
+            index = index.to(hidden.device)
             hidden[index] = module.mix([states[index] for states in output.hidden_states])
     return hidden

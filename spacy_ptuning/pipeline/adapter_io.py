@@ -1,6 +1,6 @@
 """Save and load a prompt-tuned component as cfg + adapter.safetensors."""
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional, Set, Union
 
 import srsly
 from spacy.language import Language
@@ -96,12 +96,21 @@ class AdapterSerializationMixin:
     def _check_loaded(self) -> None:
         """Hook for components to validate cfg against the loaded weights."""
 
+    def _configured_settings(self) -> Set[str]:
+        """cfg keys given explicitly in the component's config (or as overrides at spacy.load),
+        which win over the values saved with the component."""
+        return set()
+
+    def _update_cfg(self, saved: dict) -> None:
+        kept = self._configured_settings()
+        self.cfg.update({key: value for key, value in saved.items() if key not in kept})
+
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         return srsly.msgpack_dumps({"cfg": self.cfg, "adapter": self._adapter_bytes()})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()):
         data = srsly.msgpack_loads(bytes_data)
-        self.cfg.update(data["cfg"])
+        self._update_cfg(data["cfg"])
         self._load_adapter(data["adapter"])
         return self
 
@@ -120,6 +129,6 @@ class AdapterSerializationMixin:
             cfg = srsly.read_json(path / CFG_FILE)
         except ValueError as err:
             raise ArtifactMismatchError(f"Component {self.name!r}: {path / CFG_FILE} is not valid JSON ({err}).") from err
-        self.cfg.update(cfg)
+        self._update_cfg(cfg)
         self._load_adapter((path / ADAPTER_FILE).read_bytes(), source=str(path / ADAPTER_FILE))
         return self

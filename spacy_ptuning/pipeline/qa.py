@@ -7,7 +7,7 @@ the whole context wins if it beats "no answer" by `null_threshold`. Spans are
 whole spaCy tokens, so answers map to exact character offsets of the doc.
 """
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy
 from spacy.language import Language
@@ -188,21 +188,10 @@ class PromptQuestionAnswerer(AdapterSerializationMixin, TrainablePipe):
             self.calibrated_threshold = float(threshold)
         return scores
 
-    def from_disk(self, path, *, exclude=tuple()) -> "PromptQuestionAnswerer":
-        super().from_disk(path, exclude=exclude)
-        self._keep_configured_threshold()
-        return self
-
-    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "PromptQuestionAnswerer":
-        super().from_bytes(bytes_data, exclude=exclude)
-        self._keep_configured_threshold()
-        return self
-
-    def _keep_configured_threshold(self) -> None:
+    def _configured_settings(self) -> Set[str]:
         """A null_threshold given in the config (or as an override at spacy.load) wins over the
         one saved with the component."""
-        if self.configured_threshold is not None:
-            self.cfg["null_threshold"] = float(self.configured_threshold)
+        return {"null_threshold"} if self.configured_threshold is not None else set()
 
     def use_calibrated_threshold(self) -> None:
         """Store the threshold found by the last score() as null_threshold (a no-op before any)."""
