@@ -8,6 +8,7 @@ from safetensors.numpy import load
 
 from spacy_ptuning.layers.encoder import find_encoder, get_torch_module
 from spacy_ptuning.layers.mixed_batch import _chunks, mixed_forward
+from spacy_ptuning.layers.precomputed import PENDING
 from spacy_ptuning.qa.extensions import register_extensions
 from spacy_ptuning.serialize import adapter_metadata
 
@@ -217,6 +218,27 @@ def test_disabled_components_are_left_out(components):
         assert [name for name, _ in mixed.get_pipe("ptuning_mixed_tasks").members()] == ["ptuning_textcat", "ptuning_qa"]
         doc = mixed(_docs(mixed)[0])
         assert doc.cats and not doc.ents
+
+
+@pytest.mark.parametrize("call", ["pipe", "call"])
+def test_components_disabled_for_a_call_are_not_computed(components, call, monkeypatch):
+    """`disable` given to nlp.pipe / nlp(): nothing is computed or left pending for the
+    skipped component; the others give what they give alone."""
+    mixed = _pipeline(components, TASKS, mixed=True)
+    alone = _pipeline(components, ["ptuning_textcat", "ptuning_qa"], mixed=False)
+    ner_model = mixed.get_pipe("ptuning_ner").model
+    computed = []
+    put = PENDING.put
+    monkeypatch.setattr(PENDING, "put", lambda model, docs, output: computed.append(model.id) or put(model, docs, output))
+    if call == "pipe":
+        got = list(mixed.pipe(_docs(mixed), batch_size=3, disable=["ptuning_ner"]))
+    else:
+        got = [mixed(doc, disable=["ptuning_ner"]) for doc in _docs(mixed)]
+    assert computed and ner_model.id not in computed
+    assert all(not doc.ents for doc in got)
+    for a, b in zip(got, alone.pipe(_docs(alone), batch_size=3)):
+        _assert_same(_outputs(a), _outputs(b))
+    assert mixed.get_pipe("ptuning_mixed_tasks").members()[1][0] == "ptuning_ner"  # outside the call: all
 
 
 def test_bad_task_lists_are_named(components, bert_dir):

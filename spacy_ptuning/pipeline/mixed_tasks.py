@@ -10,10 +10,14 @@ alone and save exactly what they saved before; this component saves nothing
 but its config.
 
 It reads the docs as they are when it runs: put it after any component that
-sets what its tasks read (e.g. doc._.question).
+sets what its tasks read (e.g. doc._.question). Components switched off for
+the call (`nlp.pipe(..., disable=[...])`, `nlp(text, disable=[...])`,
+`nlp.select_pipes`) are left out: nothing is computed or kept for them.
 """
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+import sys
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from spacy import language as spacy_language
 from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc
@@ -83,7 +87,8 @@ class MixedTaskRunner(Pipe):
     def members(self) -> List[Member]:
         """The components this runner serves, in pipeline order."""
         nlp = self.nlp
-        names = nlp.pipe_names
+        skipped = _skipped_in_this_call(nlp)
+        names = [n for n in nlp.pipe_names if n not in skipped]
         after = names[names.index(self.name) + 1 :] if self.name in names else names
         if self.tasks is None:
             return [(n, nlp.get_pipe(n)) for n in after if _mixable_reason(nlp.get_pipe(n)) is None]
@@ -132,6 +137,27 @@ def _run_together(components: Sequence, docs: List[Doc], min_fill: float) -> Non
         for (model, encoder, run), output in zip(round_, outputs):
             with encoder_output_given(encoder, run, output):
                 PENDING.put(model, run, model.predict(run))
+
+
+def _skipped_in_this_call(nlp: Language) -> FrozenSet[str]:
+    """Names of the components the running call of `nlp` skips: its `disable` argument
+    (`nlp(text, disable=...)`, `nlp.pipe(texts, disable=...)`), or, in a worker of
+    `nlp.pipe(n_process=...)`, every component the worker was not given.
+
+    spaCy tells a component nothing of the call it runs in, and an argument it skips
+    changes no pipeline state; the calling frame is the only place it is written."""
+    calls = (Language.__call__.__code__, Language.pipe.__code__)
+    worker = getattr(spacy_language, "_apply_pipes", None)
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code in calls and frame.f_locals.get("self") is nlp:
+            return frozenset(frame.f_locals.get("disable") or ())
+        if worker is not None and code is worker.__code__:
+            given = {getattr(p, "keywords", {}).get("name") for p in frame.f_locals.get("pipes") or ()}
+            return frozenset(n for n in nlp.pipe_names if n not in given)
+        frame = frame.f_back
+    return frozenset()
 
 
 def _mixable_reason(component) -> Optional[str]:
