@@ -48,6 +48,8 @@ def task_reader(path: Union[str, Path], task: str, limit: int = 0) -> Callable[[
     """The reader of `task` for `path` (see the module docstring for the formats)."""
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}: use one of {', '.join(TASKS)}.")
+    if task == "textcat" or Path(path).is_dir():
+        _check_docbins(Path(path), task)
     if task == "textcat":
         return Corpus(path, limit=limit)
     if task == "ner":
@@ -55,6 +57,18 @@ def task_reader(path: Union[str, Path], task: str, limit: int = 0) -> Callable[[
     if Path(path).suffix.lower() == ".spacy":
         return qa_docbin_corpus(path, limit=limit)
     return squad_corpus(path, limit=limit)
+
+
+def _check_docbins(path: Path, task: str) -> None:
+    """A .spacy file, or a folder with .spacy files in it (what spacy.Corpus reads)."""
+    if path.is_dir():
+        if not any(path.rglob("*.spacy")):
+            raise ValueError(f"{path} is a folder with no .spacy files; expected {task} dev data as .spacy files.")
+    elif path.suffix.lower() != ".spacy":
+        raise ValueError(
+            f"{path} is not a .spacy file; expected {task} dev data as a .spacy file (DocBin) or a folder of them: "
+            "convert it first (python -m spacy convert, or spacy-ptuning convert for NER)."
+        )
 
 
 def no_answer_baseline(nlp: Language, examples: List[Example]) -> Dict[str, Any]:

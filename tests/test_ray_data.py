@@ -129,17 +129,24 @@ def test_cli_writes_one_line_per_input_line(pipeline_path, local_ray, tmp_path):
     lines.insert(3, json.dumps(["a", "list"]))
     lines.append(json.dumps({"id": "n", "text": 42}))
     lines.append(json.dumps({"id": "m", "question": "who"}))
+    lines.append("")  # an empty line is a line
+    lines.append(json.dumps({"id": "u", "text": "mary\u2028works in paris"}, ensure_ascii=False))  # no splitlines
     source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(lines) + "\n", encoding="utf8")
+    raw = "\r\n".join(lines).encode("utf8") + b"\n\xff\xfenot utf-8\n"
+    source.write_bytes(raw)
+    lines.append("not utf-8")
     target = tmp_path / "out" / "results.jsonl"
     result = CliRunner().invoke(app, ["ray-annotate", str(pipeline_path), str(source), str(target), "--batch-size", "2"])
     assert result.exit_code == 0, result.output
-    out = [json.loads(line) for line in target.read_text(encoding="utf8").splitlines()]
+    out = [json.loads(line) for line in target.open(encoding="utf8")]  # lines as files split them
     assert len(out) == len(lines)
     assert out[1]["line"] == "{not json" and out[1]["error"].startswith("not JSON")
     assert out[3]["error"].startswith("not a JSON object")
-    assert out[-2]["id"] == "n" and out[-2]["error"] == "field 'text' must be a string, got int"
-    assert out[-1]["id"] == "m" and out[-1]["error"] == "missing field 'text'"
+    assert out[-5]["id"] == "n" and out[-5]["error"] == "field 'text' must be a string, got int"
+    assert out[-4]["id"] == "m" and out[-4]["error"] == "missing field 'text'"
+    assert out[-3]["line"] == "" and out[-3]["error"].startswith("not JSON")
+    assert out[-2]["id"] == "u" and out[-2]["error"] is None and out[-2]["text"] == "mary\u2028works in paris"
+    assert out[-1]["error"] == "not UTF-8: byte 0xff at column 1"
     good = [o for o in out if o.get("id") in {"a", "b", "c", "d"}]
     assert [o["id"] for o in good] == ["a", "b", "c", "d"]
     assert all(o["text"] == row["text"] for o, row in zip(good, GOOD))  # the input object is kept

@@ -15,11 +15,15 @@ from wasabi import msg
 from ..corpora.cluener import read_records, record_to_doc
 from ..corpora.conll import ConllFormatError, read_sentences
 from ._app import app
+from .checks import fail, input_file, output_folder
 
 
 class InputFormat(str, Enum):
     conll = "conll"
     cluener = "cluener"
+
+
+FORMATS = {InputFormat.conll: "a CoNLL column file", InputFormat.cluener: "a CLUENER2020 JSON lines file"}
 
 
 def conll_docs(nlp: Language, path: Path, n_sents: int = 1, labels: Optional[List[str]] = None) -> List[Doc]:
@@ -49,8 +53,8 @@ def write_docbin(docs: Iterable[Doc], path: Path) -> int:
 
 @app.command("convert")
 def convert_cli(
-    input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CoNLL column file or CLUENER JSON lines"),
-    output_dir: Path = typer.Argument(..., file_okay=False, help="Folder for <input stem>.spacy"),
+    input_path: Path = typer.Argument(..., help="CoNLL column file or CLUENER JSON lines"),
+    output_dir: Path = typer.Argument(..., help="Folder for <input stem>.spacy"),
     file_type: InputFormat = typer.Option(InputFormat.conll, "--format", "-f", help="Input format"),
     lang: str = typer.Option("en", "--lang", "-l", help="Language of the blank pipeline (zh: character tokens)"),
     n_sents: int = typer.Option(1, "--n-sents", "-n", min=1, help="CoNLL sentences per doc"),
@@ -58,6 +62,8 @@ def convert_cli(
 ) -> None:
     """Write a .spacy file for `spacy train` / `spacy.Corpus.v1`: CoNLL through spaCy's own NER
     converter (the docs `spacy convert -c ner` writes), CLUENER2020 JSON lines as tokenised docs."""
+    input_file(input_path, FORMATS[file_type])
+    output_folder(output_dir, "the folder for the .spacy file")
     nlp = spacy.blank(lang)
     label_list = labels.split(",") if labels else None
     try:
@@ -66,7 +72,7 @@ def convert_cli(
         else:
             docs = cluener_docs(nlp, input_path, label_list)
     except ConllFormatError as err:  # CluenerFormatError included
-        msg.fail(str(err), exits=1)
+        fail(str(err))
     out = output_dir / f"{input_path.stem}.spacy"
     n = write_docbin(docs, out)
     n_ents = sum(len(doc.ents) for doc in docs)

@@ -9,6 +9,13 @@ from wasabi import msg
 
 from ..evaluation import TASKS, evaluate_task
 from ._app import app
+from .checks import fail, load_pipeline, output_file, pipeline_location
+
+DATA_KINDS = {
+    "textcat": "a .spacy file or a folder of them",
+    "ner": "a .spacy file, a folder of them, CoNLL columns or CLUENER JSON lines",
+    "qa": "SQuAD JSON, or a .spacy file saved with user data",
+}
 
 
 @app.command("evaluate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -32,15 +39,18 @@ def evaluate_cli(
     overrides = parse_config_overrides(ctx.args)
     if task not in TASKS:
         raise typer.BadParameter(f"{task!r}: use one of {', '.join(TASKS)}", param_hint="--task")
+    pipeline_location(model)
     if not data.exists():
-        raise typer.BadParameter(f"{data} does not exist", param_hint="DATA")
+        fail(f"{data}: no such file or folder; expected {task} dev data ({DATA_KINDS[task]}).")
+    if output is not None:
+        output_file(output, "the scores' JSON file")
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model, config=overrides)
+    nlp = load_pipeline(model, overrides)
     try:
         scores = evaluate_task(nlp, data, task, limit, per_component=per_component)
     except ValueError as err:
-        msg.fail(str(err), exits=1)
+        fail(str(err))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(scores, indent=2), encoding="utf8")

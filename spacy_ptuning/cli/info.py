@@ -2,12 +2,12 @@
 import json
 from pathlib import Path
 
-import spacy
 import typer
 from wasabi import msg
 
 from ..pipeline_info import pipeline_info
 from ._app import app
+from .checks import load_pipeline
 
 
 @app.command("info")
@@ -17,7 +17,7 @@ def info_cli(
 ) -> None:
     """Show the backbone (and its hash), components, prefix lengths, adapter widths, trainable parameters and sizes."""
     path = Path(pipeline)
-    nlp = spacy.load(pipeline)
+    nlp = load_pipeline(pipeline)
     info = pipeline_info(nlp, path if path.is_dir() else None)
     if as_json:
         print(json.dumps(info, indent=2))

@@ -14,6 +14,7 @@ from spacy.cli._util import parse_config_overrides
 from wasabi import msg
 
 from ._app import app
+from .checks import fail, output_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -40,14 +41,16 @@ def filled_config(name: str, overrides: Dict) -> util.Config:
 def init_config_cli(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Shipped config: textcat, ner, qa, multitask, finetune-textcat, finetune-ner"),
-    output: Path = typer.Argument(..., dir_okay=False, help="Where to write the config ('-' for stdout)"),
+    output: Path = typer.Argument(..., help="Where to write the config ('-' for stdout)"),
 ) -> None:
     """Write a shipped config, filled with spaCy's defaults, with overrides such as --paths.backbone X."""
+    if str(output) != "-":
+        output_file(output, "the config file to write")
     overrides = parse_config_overrides(ctx.args)
     try:
         config = filled_config(name, overrides)
     except ValueError as err:
-        msg.fail(str(err), exits=1)
+        fail(str(err))
     if str(output) == "-":
         print(config.to_str())
         return

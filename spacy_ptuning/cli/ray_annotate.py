@@ -7,6 +7,7 @@ import typer
 from wasabi import msg
 
 from ._app import app
+from .checks import fail, input_file, output_file, pipeline_location
 
 
 @app.command("ray-annotate")
@@ -24,15 +25,16 @@ def ray_annotate_cli(
     mixed_tasks: bool = typer.Option(False, "--mixed-tasks", help="Run the prompt components in shared forward passes (ptuning_mixed_tasks)"),
 ) -> None:
     """Annotate a JSONL file with a pipeline on Ray Data; bad lines get an `error` field, the job goes on."""
+    pipeline_location(model)
+    input_file(input_path, "a JSONL file (one JSON object per line)")
+    output_file(output_path, "the JSONL file to write")
     try:
         import ray
         import ray.data
     except ImportError:
-        msg.fail("ray-annotate needs Ray Data: pip install 'spacy-ptuning[ray]'", exits=1)
-    from ..ray_data import actors_do_not_fit, annotate, output_record, parse_json_lines
+        fail("ray-annotate needs Ray Data: pip install 'spacy-ptuning[ray]'")
+    from ..ray_data import actors_do_not_fit, annotate, file_lines, output_record
 
-    if not input_path.is_file():
-        raise typer.BadParameter(f"{input_path} is not a file", param_hint="INPUT")
     for name, value in (("--concurrency", concurrency), ("--batch-size", batch_size)):
         if value < 1:
             raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=name)
@@ -41,11 +43,9 @@ def ray_annotate_cli(
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     problem = actors_do_not_fit(ray.cluster_resources(), concurrency, num_cpus, num_gpus)
     if problem:
-        msg.fail(problem, exits=1)
-    lines = ray.data.read_text(str(input_path.resolve()))
-    rows = lines.map_batches(
-        parse_json_lines, fn_kwargs={"text_field": text_field, "question_field": question_field}, batch_format="pandas"
-    )
+        fail(problem)
+    files = ray.data.read_binary_files(str(input_path.resolve()))
+    rows = files.flat_map(file_lines, fn_kwargs={"text_field": text_field, "question_field": question_field})
     annotated = annotate(
         rows, model, batch_size=batch_size, concurrency=concurrency, num_gpus=num_gpus, num_cpus=num_cpus,
         mixed_tasks=mixed_tasks,
