@@ -362,6 +362,55 @@ def test_ner_keeps_entities_set_before_it(bert_dir):
     assert ("acme corp", "ORG") in [(e.text, e.label_) for e in ruler_first("acme corp and john smith").ents]
 
 
+def _annotations(doc, owned):
+    """Everything on a doc that a component could change, but what `owned` names."""
+    got = {
+        "tokens": [(t.text, t.tag_, t.pos_, t.lemma_, t.dep_, t.head.i, t.is_sent_start) for t in doc],
+        "ents": [(e.start, e.end, e.label_) for e in doc.ents],
+        "cats": dict(doc.cats),
+        "spans": {k: [(s.start, s.end, s.label_) for s in g] for k, g in doc.spans.items()},
+        "user_data": {k: v for k, v in doc.user_data.items() if not (isinstance(k, tuple) and k[1] in owned)},
+    }
+    for key in owned:
+        got.pop(key, None)
+        got["spans"].pop(key, None)
+    return got
+
+
+# what each component writes; NER also keeps the entities already set (its own test above)
+OWNED = {"textcat": {"cats"}, "ner": set(), "qa": {"answer", "answers", "no_answer_score", "answer_windows"}}
+
+
+@pytest.mark.parametrize("kind", ["textcat", "ner", "qa"])
+def test_each_component_leaves_annotations_it_does_not_own_untouched(kind, bert_dir):
+    """Tags, lemmas, parses, sentence starts, entities, categories, span groups and user data
+    set before a component stay as they were, but what the component writes."""
+    from spacy.tokens import Span
+
+    from spacy_ptuning.qa.extensions import register_extensions
+
+    register_extensions()
+    nlp, _ = _trained(kind, bert_dir)
+    doc = nlp.make_doc("acme corp said john visited london")
+    for token, tag in zip(doc, ["NNP", "NNP", "VBD", "NNP", "VBD", "NNP"]):
+        token.tag_, token.pos_, token.lemma_ = tag, "PROPN" if tag == "NNP" else "VERB", token.text.upper()
+    doc[0].is_sent_start = True
+    doc[4].is_sent_start = False
+    doc.ents = [Span(doc, 0, 2, label="ORG")]
+    doc.cats = {"OTHER": 0.25}
+    doc.spans["sc"] = [Span(doc, 3, 4, label="NAME")]
+    doc.user_data["mine"] = {"kept": [1, 2]}
+    doc._.question = "who visited london"
+    before = _annotations(doc, OWNED[kind])
+    doc = nlp(doc)
+    after = _annotations(doc, OWNED[kind])
+    if kind == "ner":  # kept, with its predictions added in the gaps
+        assert set(before.pop("ents")) <= set(after.pop("ents"))
+    if kind == "textcat":
+        assert doc.cats.get("OTHER") is None or doc.cats["OTHER"] == 0.25
+    assert after == before
+
+
 @pytest.mark.parametrize("family", ["bert", "roberta", "mpnet"])
 def test_no_accepted_pair_window_hangs_or_loses_the_question(family, bert_dir, roberta_dir, mpnet_dir):
     """Every window from the smallest upwards, with a question/context pair: either the config
