@@ -10,6 +10,7 @@ is downloaded unless the user sets HF_HUB_OFFLINE=0. The process environment is
 left as the caller set it.
 """
 import hashlib
+import inspect
 import importlib
 import importlib.util
 import os
@@ -62,6 +63,7 @@ class Backbone:
     _model: Optional[torch.nn.Module] = field(default=None, repr=False)
     _tokenizer: Optional[object] = field(default=None, repr=False)
     _fingerprint: Optional[str] = field(default=None, repr=False)
+    _forward_arguments: Optional[frozenset] = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -117,10 +119,31 @@ class Backbone:
 
     def model_inputs(self, **inputs) -> dict:
         """Keyword arguments for the model's forward: token_type_ids dropped for families
-        whose models take none (MPNet)."""
+        whose models take none (MPNet, DistilBERT), and any argument this transformers
+        version's model does not take (DistilBERT's position_ids before 5.x, where its
+        embeddings count positions from 0 as we do)."""
         if not self.family.token_types:
             inputs.pop("token_type_ids", None)
+        accepted = self.forward_arguments
+        if accepted is not None:
+            inputs = {k: v for k, v in inputs.items() if k in accepted}
         return inputs
+
+    @property
+    def forward_arguments(self) -> Optional[frozenset]:
+        """Names the model's forward takes, or None when it also takes any keyword."""
+        if self._forward_arguments is None:
+            parameters = inspect.signature(self.model.forward).parameters.values()
+            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+                self._forward_arguments = frozenset(("*",))
+            else:
+                self._forward_arguments = frozenset(p.name for p in parameters)
+        return None if "*" in self._forward_arguments else self._forward_arguments
+
+    @property
+    def embedding_width(self) -> int:
+        """Width of the input embeddings (ELECTRA-small's are narrower than its layers)."""
+        return int(getattr(self.config, "embedding_size", None) or self.hidden_size)
 
     @property
     def type_vocab_size(self) -> int:
@@ -161,7 +184,7 @@ class Backbone:
             return _load_weights(self.path, self.family)
         from transformers import AutoModel
 
-        return AutoModel.from_config(self.config, add_pooling_layer=False, attn_implementation=_attention(self.family))
+        return _with_attention(AutoModel.from_config, self.family, self.config, **_no_pooler(self.family))
 
     def __deepcopy__(self, memo: dict) -> "Backbone":
         """The backbone itself: it is frozen and shared, so a copied pipeline (copy.deepcopy,
@@ -340,9 +363,21 @@ def _load_tokenizer(path: Path, name: str):
     return tokenizer
 
 
-def _attention(family: Family) -> str:
-    """The attention implementation to load: sdpa where the family's models offer it."""
-    return "sdpa" if family.sdpa else "eager"
+def _with_attention(load, family: Family, *args, **kwargs) -> torch.nn.Module:
+    """load(*args, **kwargs) with sdpa attention where this transformers version's model of
+    the family offers it (ELECTRA's does from 5.x), else eager."""
+    if family.sdpa:
+        try:
+            return load(*args, attn_implementation="sdpa", **kwargs)
+        except ValueError as err:
+            if "scaled_dot_product_attention" not in str(err):
+                raise
+    return load(*args, attn_implementation="eager", **kwargs)
+
+
+def _no_pooler(family: Family) -> dict:
+    """add_pooling_layer=False for the families whose model class has a pooler to leave out."""
+    return {"add_pooling_layer": False} if family.pooler else {}
 
 
 def _load_weights(path: Path, family: Family) -> torch.nn.Module:
@@ -352,9 +387,7 @@ def _load_weights(path: Path, family: Family) -> torch.nn.Module:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the unused pooler weights are expected
     try:
-        return AutoModel.from_pretrained(
-            path, local_files_only=True, add_pooling_layer=False, attn_implementation=_attention(family)
-        )
+        return _with_attention(AutoModel.from_pretrained, family, path, local_files_only=True, **_no_pooler(family))
     finally:
         hf_logging.set_verbosity(verbosity)
 

@@ -1,4 +1,4 @@
-"""Tiny randomly initialised BERT, RoBERTa and MPNet backbones, built locally per session."""
+"""Tiny randomly initialised backbones of every supported family, built locally per session."""
 import json
 import os
 from pathlib import Path
@@ -110,6 +110,106 @@ def write_mpnet(path: Path, max_positions: int = 64) -> Path:
     return path
 
 
+def _tiny(config_cls, model_cls, tokenizer, **sizes):
+    """Config of the tiny shape every test model shares, sized to the tokenizer."""
+    shape = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=64)
+    shape.update(sizes)
+    return config_cls(**shape)
+
+
+def write_electra(path: Path, max_positions: int = 64) -> Path:
+    """A tiny ELECTRA discriminator whose embeddings (16) are narrower than its layers (32),
+    as ELECTRA-small's are."""
+    from transformers import ElectraConfig, ElectraModel, ElectraTokenizerFast
+
+    tokenizer = _wordpiece_tokenizer(ElectraTokenizerFast, path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                                     _chars()[:47], max_positions)
+    config = _tiny(ElectraConfig, ElectraModel, tokenizer, embedding_size=16, max_position_embeddings=max_positions)
+    ElectraModel(config).save_pretrained(path)
+    return path
+
+
+def write_ernie(path: Path, max_positions: int = 64) -> Path:
+    """A tiny ERNIE (BERT layout plus task type embeddings) with a Chinese vocabulary."""
+    from transformers import BertTokenizerFast, ErnieConfig, ErnieModel
+
+    tokenizer = _wordpiece_tokenizer(BertTokenizerFast, path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                                     _chars(), max_positions)
+    config = _tiny(ErnieConfig, ErnieModel, tokenizer, max_position_embeddings=max_positions, type_vocab_size=2,
+                   use_task_id=True, task_type_vocab_size=3)
+    ErnieModel(config, add_pooling_layer=False).save_pretrained(path)
+    return path
+
+
+def write_distilbert(path: Path, max_positions: int = 64) -> Path:
+    """A tiny DistilBERT: attention with its own output projection, no token types."""
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+
+    tokenizer = _wordpiece_tokenizer(DistilBertTokenizerFast, path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                                     _chars()[:47], max_positions)
+    config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                              max_position_embeddings=max_positions)
+    DistilBertModel(config).save_pretrained(path)
+    return path
+
+
+def write_deberta_v2(path: Path, max_positions: int = 64) -> Path:
+    """A tiny DeBERTa-v3 (disentangled attention with shared position keys, bucketed relative
+    positions, no absolute positions, no token types) with a SentencePiece-style Unigram
+    tokenizer (Metaspace: a word's first piece carries its leading space)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import AutoTokenizer, DebertaV2Config, DebertaV2Model
+
+    path.mkdir(parents=True, exist_ok=True)
+    specials = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+    pieces = ([(s, 0.0) for s in specials] + [("\u2581" + w, -1.0) for w in WORDS] + [(c, -5.0) for c in _chars()]
+              + [("\u2581", -3.0)])
+    model = Tokenizer(models.Unigram(pieces, unk_id=3))
+    model.normalizer = normalizers.Lowercase()
+    model.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    model.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    model.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
+    )
+    model.save(str(path / "tokenizer.json"))
+    named = dict(zip(("pad_token", "cls_token", "sep_token", "unk_token", "mask_token"), specials))
+    (path / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "DebertaV2Tokenizer", "model_max_length": max_positions, "do_lower_case": True,
+        "bos_token": "[CLS]", "eos_token": "[SEP]", **named,
+    }), encoding="utf8")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    torch.manual_seed(0)
+    config = _tiny(DebertaV2Config, DebertaV2Model, tokenizer, max_position_embeddings=max_positions,
+                   relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=16,
+                   max_relative_positions=-1, norm_rel_ebd="layer_norm", share_att_key=True,
+                   position_biased_input=False, type_vocab_size=0, pad_token_id=0)
+    deberta = DebertaV2Model(config)
+    with torch.no_grad():  # position embeddings large enough that dropping a term anywhere would show
+        deberta.encoder.rel_embeddings.weight.normal_(0.0, 1.0)
+    deberta.save_pretrained(path)
+    return path
+
+
+FAMILY_WRITERS = {
+    "bert": write_bert, "roberta": write_roberta, "mpnet": write_mpnet, "electra": write_electra,
+    "ernie": write_ernie, "distilbert": write_distilbert, "deberta-v2": write_deberta_v2,
+}
+
+
+@pytest.fixture(scope="session")
+def family_dirs(tmp_path_factory, bert_dir, roberta_dir, mpnet_dir):
+    """{family: tiny model folder}, each built on first use."""
+    built = {"bert": bert_dir, "roberta": roberta_dir, "mpnet": mpnet_dir}
+
+    class Dirs(dict):
+        def __missing__(self, family):
+            self[family] = FAMILY_WRITERS[family](tmp_path_factory.mktemp(f"tiny-{family}"))
+            return self[family]
+
+    return Dirs(built)
+
+
 @pytest.fixture(scope="session")
 def bert_dir(tmp_path_factory) -> Path:
     return write_bert(tmp_path_factory.mktemp("tiny-bert"))
@@ -125,9 +225,10 @@ def mpnet_dir(tmp_path_factory) -> Path:
     return write_mpnet(tmp_path_factory.mktemp("tiny-mpnet"))
 
 
-@pytest.fixture(params=["bert", "roberta", "mpnet"])
-def backbone_dir(request, bert_dir, roberta_dir, mpnet_dir) -> Path:
-    return {"bert": bert_dir, "roberta": roberta_dir, "mpnet": mpnet_dir}[request.param]
+@pytest.fixture(params=list(FAMILY_WRITERS))
+def backbone_dir(request, family_dirs) -> Path:
+    """The tiny model of each supported family in turn."""
+    return family_dirs[request.param]
 
 
 def read_json(path: Path):

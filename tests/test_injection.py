@@ -1,8 +1,10 @@
-"""Deep/shallow prompt injection into BERT and RoBERTa, pinned against transformers' behaviour."""
+"""Deep/shallow prompt injection into every supported family, pinned against transformers' behaviour."""
+import inspect
+
 import pytest
 import torch
 
-from spacy_ptuning.backbone import get_backbone
+from spacy_ptuning.backbone import _no_pooler, get_backbone
 from spacy_ptuning.config import PromptConfig
 from spacy_ptuning.layers.prefix_attention import (
     _with_prompt_columns,
@@ -24,7 +26,8 @@ def test_masked_prefix_leaves_outputs_unchanged(backbone_dir, mode):
     module = PromptedTransformer(PromptConfig(prefix_length=5, mode=mode, init_std=1.0), backbone)
     module.eval()
     ids, mask, types = _inputs(backbone)
-    plain = backbone.model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+    plain = backbone.model(**backbone.model_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types))
+    plain = plain.last_hidden_state
     hidden = module(ids, mask, types, prompt_visible=False)
     real = mask.bool()
     assert hidden.shape == plain.shape
@@ -44,18 +47,21 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
     of a sequence's first m tokens, given as prompts to a run over the rest (at the
     same positions), reproduce the full run's states of the rest, padding included.
 
-    MPNet adds a relative position bias to every score, and prompts have no position,
-    so their columns get none: there the equivalence holds with the bias zeroed
-    (test_mpnet_prompt_columns_get_no_position_bias checks the bias itself)."""
+    MPNet and DeBERTa add relative position terms to every score, and prompts have no
+    position, so their columns get none: there the equivalence holds with those terms
+    off (MPNet's bias zeroed, DeBERTa loaded without relative attention);
+    test_relative_position_terms_reach_the_tokens_columns_only checks the terms themselves."""
     from transformers import AutoModel
 
     backbone = get_backbone(backbone_dir)
     family = backbone.family
-    if attn_implementation == "sdpa" and not family.sdpa:
-        pytest.skip(f"{family.name} models have no sdpa attention in transformers")
-    model = AutoModel.from_pretrained(backbone_dir, add_pooling_layer=False, attn_implementation=attn_implementation)
+    try:
+        model = AutoModel.from_pretrained(backbone_dir, attn_implementation=attn_implementation,
+                                          **_no_pooler(family), **_without_relative_positions(family))
+    except ValueError as err:  # e.g. ELECTRA before transformers 5: no sdpa
+        pytest.skip(f"{family.name}: {str(err)[:80]}")
     model.eval()
-    if family.position_bias:
+    if family.name == "mpnet":
         with torch.no_grad():
             model.encoder.relative_attention_bias.weight.zero_()
     install_prefix_attention(model)
@@ -70,7 +76,7 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
         return hook
 
     handles = []
-    for i, layer in enumerate(model.encoder.layer):
+    for i, layer in enumerate(family.encoder_layers(model)):
         inner = self_attention(layer, family)
         handles += [getattr(inner, family.key).register_forward_hook(capture("k", i)),
                     getattr(inner, family.value).register_forward_hook(capture("v", i))]
@@ -80,8 +86,12 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
         def run(start, positions=True):
             inputs = backbone.model_inputs(input_ids=ids[:, start:], attention_mask=mask[:, start:],
                                            token_type_ids=types[:, start:])
-            if positions:
+            if positions and "position_ids" in inspect.signature(model.forward).parameters:
                 inputs["position_ids"] = _real_positions(backbone, start, n, batch)
+            elif positions and start:  # DistilBERT on transformers 4.x counts from 0: shift by hand
+                table = model.embeddings.position_embeddings
+                shift = table(_real_positions(backbone, start, n, batch)) - table(_real_positions(backbone, 0, n - start, batch))
+                inputs = {"inputs_embeds": model.embeddings.word_embeddings(inputs.pop("input_ids")) + shift, **inputs}
             return model(**inputs).last_hidden_state
 
         full = run(0)
@@ -95,6 +105,52 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
     assert real.sum() < real.numel()  # the second text is padded
     torch.testing.assert_close(rest[real], full[:, m:][real], atol=1e-5, rtol=1e-5)
     assert (plain_after[real] - rest[real]).abs().max() > 1e-3  # prompts act only inside the block
+
+
+def _without_relative_positions(family) -> dict:
+    return {"relative_attention": False} if family.name == "deberta-v2" else {}
+
+
+def test_deberta_prompt_columns_score_by_content_alone(family_dirs):
+    """One DeBERTa-v3 self-attention with prompts, against its scores written out by hand:
+    every score scaled by 1/sqrt(3 * head_dim), the tokens' columns keep the content-to-position
+    and position-to-content terms, the prompt columns score by content alone."""
+    backbone = get_backbone(family_dirs["deberta-v2"])
+    family = backbone.family
+    model = backbone.model
+    layer = family.encoder_layers(model)[0]
+    wrapper = family.self_attention(layer)
+    inner = self_attention(layer, family)
+    heads, size = inner.num_attention_heads, inner.attention_head_size
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn((2, 5, backbone.hidden_size), generator=generator)
+    keep = torch.ones((2, 5), dtype=torch.long)
+    keep[1, 4] = 0
+    mask = model.encoder.get_attention_mask(keep)
+    relative_pos = model.encoder.get_rel_pos(hidden)
+    rel_embeddings = model.encoder.get_rel_embedding()
+    prompt_key, prompt_value = (torch.randn((2, heads, 3, size), generator=generator) for _ in range(2))
+
+    def split(x):
+        return x.view(2, 5, heads, size).transpose(1, 2)
+
+    call = dict(relative_pos=relative_pos, rel_embeddings=rel_embeddings)
+    with torch.no_grad():
+        with prompts_active([(prompt_key, prompt_value)] * backbone.n_layers):
+            got = wrapper(hidden, mask, **call)[0]
+        q, k, v = (split(getattr(inner, name)(hidden)) for name in (family.query, family.key, family.value))
+        relative = inner.disentangled_attention_bias(
+            q.reshape(-1, 5, size), k.reshape(-1, 5, size), relative_pos, rel_embeddings, 3).view(2, heads, 5, 5)
+        assert relative.abs().max() > 1e-2  # the position terms matter at this tolerance
+        scale = (3 * size) ** 0.5
+        scores = torch.cat([q @ prompt_key.transpose(-1, -2) / scale, q @ k.transpose(-1, -2) / scale + relative], -1)
+        scores[..., 3:] = scores[..., 3:].masked_fill(~mask.bool(), torch.finfo(scores.dtype).min)
+        context = torch.softmax(scores, dim=-1) @ torch.cat([prompt_value, v], dim=2)
+        expected = context.transpose(1, 2).reshape(2, 5, -1)
+        without = wrapper(hidden, mask, **call)[0]
+    real = keep.bool()
+    torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(without, inner(hidden, mask, **call)[0])  # no prompts: the module itself
 
 
 def test_mpnet_prompt_columns_get_no_position_bias(mpnet_dir):
@@ -300,8 +356,8 @@ def test_layer_mix_starts_as_the_mean_of_every_layer(backbone_dir, mode):
     ids, mask, types = _inputs(backbone)
     hidden = module(ids, mask, types, prompt_visible=False) if mode != "finetune" else module(ids, mask, types)
     if mode in ("deep", "shallow", "none"):  # no visible prompts: the plain backbone's layers
-        states = backbone.model(input_ids=ids, attention_mask=mask, token_type_ids=types,
-                                output_hidden_states=True).hidden_states
+        states = backbone.model(**backbone.model_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types,
+                                                        output_hidden_states=True)).hidden_states
         real = mask.bool()
         assert len(states) == backbone.n_layers + 1
         torch.testing.assert_close(hidden[real], torch.stack(states).mean(0)[real], atol=1e-5, rtol=1e-5)
@@ -336,7 +392,10 @@ def test_backbone_dropout_includes_attention_dropout_in_every_mode(backbone_dir,
     copy_dir = tmp_path / "attention-dropout-only"
     shutil.copytree(backbone_dir, copy_dir)
     config = json.loads((copy_dir / "config.json").read_text())
-    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.5)
+    if config["model_type"] == "distilbert":
+        config.update(dropout=0.0, attention_dropout=0.5)
+    else:
+        config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.5)
     (copy_dir / "config.json").write_text(json.dumps(config))
     backbone = get_backbone(copy_dir)
     ids, mask, types = _inputs(backbone)

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from .families import Family, family_of_model
-from .prefix_attention import encoder_layers
 
 
 class ParallelAdapter(nn.Module):
@@ -99,32 +98,42 @@ def adapters_active(
 
 
 class AdaptedFeedForward(nn.Module):
-    """Wraps a layer's feed-forward output module, forward(hidden_states, input_tensor) =
-    LayerNorm(dropout(dense(hidden_states)) + input_tensor) in every supported family.
+    """Wraps a layer's feed-forward module so that, with adapters active, adapter(x) joins
+    the block's output before the residual sum and layer norm, exactly where He et al.'s
+    parallel adapter adds it (x: the feed-forward block's input).
 
-    With adapters active, input_tensor (the feed-forward block's input x) goes in as
-    x + adapter(x): the adapter's output joins the block's output before the residual sum
-    and layer norm, exactly where He et al.'s parallel adapter adds it."""
+    adds_input (BERT's output module, forward(hidden_states, input_tensor) =
+    LayerNorm(dropout(dense(hidden_states)) + input_tensor)): input_tensor goes in as
+    x + adapter(x). Otherwise (DistilBERT's ffn, forward(x) = the block's output): the
+    output comes back as ffn(x) + adapter(x)."""
 
-    def __init__(self, inner: nn.Module, layer_index: int) -> None:
+    def __init__(self, inner: nn.Module, layer_index: int, adds_input: bool = True) -> None:
         super().__init__()
         self.inner = inner
         self.layer_index = layer_index
+        self.adds_input = adds_input
 
-    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         active = _ACTIVE.get()
-        delta = None if active is None else active.delta(self.layer_index, input_tensor)
+        if active is None:
+            return self.inner(hidden_states, *args, **kwargs)
+        if not self.adds_input:
+            delta = active.delta(self.layer_index, hidden_states)
+            output = self.inner(hidden_states, *args, **kwargs)
+            return output if delta is None else output + delta
+        input_tensor, *rest = args if args else (kwargs.pop("input_tensor"),)
+        delta = active.delta(self.layer_index, input_tensor)
         if delta is not None:
             input_tensor = input_tensor + delta
-        return self.inner(hidden_states, input_tensor, *args, **kwargs)
+        return self.inner(hidden_states, input_tensor, *rest, **kwargs)
 
 
 def install_ffn_adapters(model: nn.Module, family: Optional[Family] = None) -> None:
-    """Wrap every layer's feed-forward output module (once; idempotent)."""
+    """Wrap every layer's feed-forward module (once; idempotent)."""
     family = family or family_of_model(model)
-    for index, layer in enumerate(encoder_layers(model)):
-        module = getattr(layer, family.feed_forward)
+    for index, layer in enumerate(family.encoder_layers(model)):
+        module = family.feed_forward_module(layer)
         if not isinstance(module, AdaptedFeedForward):
-            wrapper = AdaptedFeedForward(module, index)
+            wrapper = AdaptedFeedForward(module, index, family.adds_input)
             wrapper.train(module.training)
-            setattr(layer, family.feed_forward, wrapper)
+            family.set_feed_forward_module(layer, wrapper)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .backbone_dropout import backbone_dropout_on
-from .families import FAMILIES, Family, family_of_model
+from .families import BERT, Family, call_arguments, family_of_model
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
@@ -57,14 +57,15 @@ class PrefixSelfAttention(nn.Module):
 
     Uses the wrapped module's query/key/value projections and head layout (named by its
     `Family`), so the backbone's weights and outputs are unchanged when no prompts are
-    active. A family's score bias (MPNet's relative positions) applies to the tokens'
-    columns only: a prompt has no position. Returns (output, None) as the wrapped modules
-    do (transformers 4.53 and 5.x).
+    active. A family's extra score terms (MPNet's relative position bias, DeBERTa's
+    disentangled position scores) apply to the tokens' columns only: a prompt has no
+    position. Returns (output, None), which every supported family's layer accepts
+    (transformers 4.53 and 5.x).
     """
 
-    def __init__(self, inner: nn.Module, layer_index: int, family: Family = FAMILIES[0]) -> None:
+    def __init__(self, inner: nn.Module, layer_index: int, family: Family = BERT) -> None:
         super().__init__()
-        for name in (family.query, family.key, family.value, "num_attention_heads", "attention_head_size"):
+        for name in (family.query, family.key, family.value, family.heads):
             if not hasattr(inner, name):
                 raise TypeError(
                     f"{type(inner).__name__} has no {name!r}: not a {family.name}-style self-attention module."
@@ -72,20 +73,24 @@ class PrefixSelfAttention(nn.Module):
         self.inner = inner
         self.layer_index = layer_index
         self.family = family
-        self._signature = inspect.signature(inner.forward) if family.position_bias else None
+        self._signature = inspect.signature(inner.forward)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *args, **kwargs):
+    def forward(self, *args, **kwargs):
         active = _ACTIVE.get()
         if active is None and not (backbone_dropout_on() and not self.inner.training):
-            return self.inner(hidden_states, attention_mask, *args, **kwargs)
+            return self.inner(*args, **kwargs)
         # prompts active, or the backbone's dropout asked for while its flag says eval (modes
         # "shallow" and "none" with backbone_dropout): attention computed here, with its dropout
         inner, family = self.inner, self.family
+        call = call_arguments(self._signature, args, kwargs)
+        hidden_states, attention_mask = call["hidden_states"], call["attention_mask"]
         batch, length = hidden_states.shape[:2]
-        shape = (batch, length, inner.num_attention_heads, inner.attention_head_size)
+        n_heads = int(getattr(inner, family.heads))
+        shape = (batch, length, n_heads, -1)
         query = getattr(inner, family.query)(hidden_states).view(shape).transpose(1, 2)
         key = getattr(inner, family.key)(hidden_states).view(shape).transpose(1, 2)
         value = getattr(inner, family.value)(hidden_states).view(shape).transpose(1, 2)
+        bias, scale = family.score_terms(inner, query, key, call) if family.score_terms else (None, None)
         if active is not None:
             prompt_key, prompt_value = active.key_values[self.layer_index]
             key = torch.cat([prompt_key.to(key.dtype), key], dim=2)
@@ -93,42 +98,51 @@ class PrefixSelfAttention(nn.Module):
         n_prompts = key.shape[2] - length
         mask = _with_prompt_columns(
             attention_mask, batch, length, n_prompts, active is None or active.visible, query.dtype, query.device,
-            None if active is None else active.prompt_mask,
+            None if active is None else active.prompt_mask, family.keep_mask,
         )
-        bias = self._position_bias(hidden_states, attention_mask, args, kwargs)
         if bias is not None:  # [batch or 1, heads, length, length]: none for the prompt columns
             mask = mask + nn.functional.pad(bias.to(mask.dtype), (n_prompts, 0))
-        dropout = inner.dropout.p if (inner.training or backbone_dropout_on()) and hasattr(inner, "dropout") else 0.0
-        context = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+        dropout = _rate(inner) if inner.training or backbone_dropout_on() else 0.0
+        context = nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale
+        )
         context = context.transpose(1, 2).reshape(batch, length, -1)
         if family.output is not None:
             context = getattr(inner, family.output)(context)
         return context, None
 
-    def _position_bias(self, hidden_states, attention_mask, args, kwargs) -> Optional[torch.Tensor]:
-        """The family's additive score bias argument of this call, if it has one."""
-        if self._signature is None:
-            return None
-        bound = self._signature.bind_partial(hidden_states, attention_mask, *args, **kwargs)
-        return bound.arguments.get(self.family.position_bias)
+
+def _rate(inner: nn.Module) -> float:
+    """The attention dropout rate of a self-attention module (nn.Dropout's p, DeBERTa's
+    StableDropout's drop_prob, or a plain rate attribute), 0 if it has none."""
+    for name in ("dropout", "attention_dropout"):
+        module = getattr(inner, name, None)
+        if isinstance(module, (int, float)):
+            return float(module)
+        for rate in ("p", "drop_prob"):
+            if isinstance(getattr(module, rate, None), (int, float)):
+                return float(getattr(module, rate))
+    return 0.0
 
 
 def _with_prompt_columns(
     mask: Optional[torch.Tensor], batch: int, length: int, n_prompts: int, visible: bool,
-    dtype: torch.dtype, device: torch.device, prompt_mask: Optional[torch.Tensor] = None,
+    dtype: torch.dtype, device: torch.device, prompt_mask: Optional[torch.Tensor] = None, keep_mask: bool = False,
 ) -> torch.Tensor:
     """The tokens' attention mask as an additive [batch, 1, rows, n_prompts + length] mask.
 
-    transformers hands self-attention no mask (nothing padded), a boolean mask
-    (True: attend) or an additive float mask, [batch, 1, 1 or length, length];
-    prompt columns are 0 (attended) or the dtype's minimum (masked), per row when
-    prompt_mask [batch, n_prompts] says which prompts a row has.
+    transformers hands self-attention no mask (nothing padded), a mask that says where
+    to attend (boolean; DeBERTa's 0/1 [batch, 1, length, length] when keep_mask;
+    DistilBERT's [batch, length] on 4.x) or an additive float mask, [batch, 1, 1 or
+    length, length]; prompt columns are 0 (attended) or the dtype's minimum (masked),
+    per row when prompt_mask [batch, n_prompts] says which prompts a row has.
     """
     blocked = torch.finfo(dtype).min
     if mask is None:
         tokens = torch.zeros((batch, 1, 1, length), dtype=dtype, device=device)
-    elif mask.dtype == torch.bool:
-        tokens = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(~mask, blocked)
+    elif mask.dtype == torch.bool or keep_mask or mask.dim() == 2:
+        keep = mask.bool() if mask.dim() == 4 else mask.bool().view(batch, 1, 1, length)
+        tokens = torch.zeros(keep.shape, dtype=dtype, device=device).masked_fill(~keep, blocked)
     else:
         tokens = mask.to(dtype)
     tokens = tokens.expand(batch, 1, tokens.shape[2], length)
@@ -141,7 +155,7 @@ def _with_prompt_columns(
 def install_prefix_attention(model: nn.Module) -> None:
     """Wrap every self-attention module of a supported encoder (once; idempotent)."""
     family = family_of_model(model)
-    for index, layer in enumerate(encoder_layers(model)):
+    for index, layer in enumerate(family.encoder_layers(model)):
         attention = family.self_attention(layer)
         if not isinstance(attention, PrefixSelfAttention):
             wrapper = PrefixSelfAttention(attention, index, family)
@@ -151,13 +165,10 @@ def install_prefix_attention(model: nn.Module) -> None:
 
 def encoder_layers(model: nn.Module) -> nn.ModuleList:
     """The encoder layers of a supported model (TypeError for anything else)."""
-    layers = getattr(getattr(model, "encoder", None), "layer", None)
-    if layers is None:
-        raise TypeError(f"{type(model).__name__} has no encoder.layer: not a supported encoder.")
-    return layers
+    return family_of_model(model).encoder_layers(model)
 
 
-def self_attention(layer: nn.Module, family: Family = FAMILIES[0]) -> nn.Module:
+def self_attention(layer: nn.Module, family: Family = BERT) -> nn.Module:
     """The backbone's own self-attention module of an encoder layer (wrapped or not)."""
     module = family.self_attention(layer)
     return module.inner if isinstance(module, PrefixSelfAttention) else module

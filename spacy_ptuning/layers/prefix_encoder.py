@@ -26,7 +26,8 @@ class PrefixEncoder(nn.Module):
         self.n_heads = backbone.n_heads
         self.hidden = backbone.hidden_size
         self.head_dim = self.hidden // self.n_heads
-        out_width = self.hidden * (2 * self.n_layers if cfg.mode == "deep" else 1)
+        # shallow prompts are input embeddings (ELECTRA-small's are narrower than its layers)
+        out_width = self.hidden * 2 * self.n_layers if cfg.mode == "deep" else backbone.embedding_width
         table_width = self.hidden if cfg.prefix_projection else out_width
         generator = torch.Generator().manual_seed(cfg.seed)
         self.table = nn.Parameter(self._initial_table(cfg, backbone, table_width, generator))
@@ -70,9 +71,12 @@ class PrefixEncoder(nn.Module):
         embeddings = backbone.model.get_input_embeddings().weight.detach().float().cpu()
         ids = torch.randint(0, embeddings.shape[0], (cfg.prefix_length,), generator=generator)
         emb = embeddings[ids]
-        if width == self.hidden:
+        if width == emb.shape[1]:  # shallow: the embeddings themselves
             return emb.clone()
-        layers = backbone.model.encoder.layer
+        project = getattr(backbone.model, "embeddings_project", None)  # ELECTRA-small: embeddings narrower
+        if project is not None:
+            emb = _linear(project, emb)
+        layers = backbone.family.encoder_layers(backbone.model)
         inputs = _layer_inputs(backbone, ids) if cfg.init == "activations" else [emb] * len(layers)
         with torch.no_grad():
             parts = []

@@ -151,8 +151,11 @@ class PromptedTransformer(nn.Module):
         embeddings = backbone.model.get_input_embeddings()(input_ids)
         prompts = self.prefix(batch_size, dropout).to(embeddings.dtype)
         first = position_ids[:, :1].expand(-1, n_prompts)
+        inputs_embeds = torch.cat([prompts, embeddings], dim=1)
+        if backbone.forward_arguments is not None and "position_ids" not in backbone.forward_arguments:
+            inputs_embeds = _at_positions(backbone, inputs_embeds, torch.cat([first, position_ids], dim=1))
         hidden = self.mix_layers(backbone.model(**backbone.model_inputs(
-            inputs_embeds=torch.cat([prompts, embeddings], dim=1),
+            inputs_embeds=inputs_embeds,
             attention_mask=mask,
             token_type_ids=torch.cat([torch.zeros_like(first), token_type_ids], dim=1),
             position_ids=torch.cat([first, position_ids], dim=1),
@@ -185,3 +188,12 @@ class PromptedTransformer(nn.Module):
         padding_idx = int(backbone.config.pad_token_id)
         mask = attention_mask.long()
         return (torch.cumsum(mask, dim=1) * mask) + padding_idx
+
+
+def _at_positions(backbone: Backbone, inputs_embeds: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+    """Input embeddings that a model which counts positions from 0 itself (DistilBERT before
+    transformers 5: no position_ids argument) reads as being at position_ids: its embedding
+    layer adds position_embeddings(0..n-1) before its layer norm, so add the difference."""
+    table = backbone.model.embeddings.position_embeddings
+    counted = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device).unsqueeze(0)
+    return inputs_embeds + (table(position_ids) - table(counted)).to(inputs_embeds.dtype)
