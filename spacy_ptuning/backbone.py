@@ -319,7 +319,7 @@ def get_backbone(name: Union[str, Path], base: Optional[Path] = None) -> Backbon
         return _CACHE[str(path)]
 
 
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model")
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model", "spm.model")
 
 
 def _load(path: Path, name: Union[str, Path]) -> Backbone:

@@ -21,7 +21,7 @@ from thinc.api import Config
 ENCODER_ARCHITECTURE = "spacy_ptuning.PromptEncoder.v1"
 BACKBONE_FILES = re.compile(
     r"^(config\.json|.*\.safetensors|pytorch_model\.bin|vocab\.(txt|json)|merges\.txt|tokenizer(_config)?\.json|"
-    r"special_tokens_map\.json|sentencepiece\.bpe\.model|spiece\.model|added_tokens\.json)$"
+    r"special_tokens_map\.json|sentencepiece\.bpe\.model|spiece\.model|spm\.model|added_tokens\.json)$"
 )
 Progress = Callable[[str], None]
 

@@ -54,6 +54,15 @@ class _Reference(torch.nn.Module):
         return inner.LayerNorm(ffn + parallel + input_tensor)
 
 
+class _BlockReference(_Reference):
+    """DistilBERT's feed-forward block written out by hand: lin2(act(lin1(x))) + scale *
+    up(relu(down(x))); the layer adds x and normalises after it."""
+
+    def forward(self, x):
+        inner, a = self.inner, self.adapter
+        return inner.lin2(inner.activation(inner.lin1(x))) + a.scale * a.up(torch.relu(a.down(x)))
+
+
 @pytest.mark.parametrize("mode", ["deep", "none"])
 def test_adapters_sit_beside_each_feed_forward_block(backbone_dir, mode):
     """With adapters, every layer computes LayerNorm(FFN(x) + s * adapter(x) + x): checked
@@ -63,9 +72,11 @@ def test_adapters_sit_beside_each_feed_forward_block(backbone_dir, mode):
     module.eval()
     ids, mask, types = _inputs(backbone)
     reference = copy.deepcopy(backbone.model)
-    for layer, adapter in zip(reference.encoder.layer, module.adapters.layers):
-        inner = layer.output.inner if isinstance(layer.output, AdaptedFeedForward) else layer.output
-        layer.output = _Reference(inner, adapter)
+    family = backbone.family
+    for layer, adapter in zip(family.encoder_layers(reference), module.adapters.layers):
+        inner = family.feed_forward_module(layer)
+        inner = inner.inner if isinstance(inner, AdaptedFeedForward) else inner
+        family.set_feed_forward_module(layer, (_Reference if family.adds_input else _BlockReference)(inner, adapter))
     plain = PromptedTransformer(PromptConfig(mode=mode, prefix_length=3, init_std=0.5), backbone)
     plain.prefix = module.prefix  # the same prompts, no adapters
     with torch.no_grad():

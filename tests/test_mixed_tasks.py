@@ -155,18 +155,30 @@ def test_mixed_forward_matches_each_encoder(components):
     )
 
 
-def test_mixed_forward_matches_each_encoder_roberta(roberta_dir):
-    """The same over RoBERTa (padding id 1, positions offset by it), one task without prompts
-    but with adapters."""
+def test_mixed_pipelines_match_components_alone_on_every_family(backbone_dir):
+    """Every family: textcat (prompts and adapters), NER without prompts but with adapters,
+    and QA (question/context pairs, token types where the family has them) in shared
+    passes give what each gives alone, and their encoder states match row by row."""
     textcat = blank()
-    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(roberta_dir, prefix_length=3, init_std=1.0)}})
+    textcat.add_pipe("ptuning_textcat", config={"model": {"encoder": encoder_cfg(
+        backbone_dir, prefix_length=3, init_std=1.0, adapter_width=4)}})
     textcat.initialize(lambda: textcat_examples(textcat, sentiment_texts(4)))
-    probe = ner_nlp(roberta_dir, mode="none", window=32, stride=20, adapter_width=4)
+    probe = ner_nlp(backbone_dir, mode="none", window=32, stride=20, adapter_width=4)
     probe.initialize(lambda: ner_examples(probe))
-    randomize_adapters(probe)
+    qa = qa_nlp(backbone_dir, prefix_length=2, init_std=1.0)
+    qa.initialize(lambda: qa_examples(qa))
+    for nlp, seed in ((textcat, 1), (probe, 2)):
+        randomize_adapters(nlp, seed=seed)
     _check_mixed_forward(
         find_encoder(textcat.get_pipe("ptuning_textcat").model), find_encoder(probe.get_pipe("ptuning_ner").model)
     )
+    components = {"ptuning_textcat": textcat, "ptuning_ner": probe, "ptuning_qa": qa}
+    sequential = _pipeline(components, TASKS, mixed=False)
+    mixed = _pipeline(components, TASKS, mixed=True)
+    expected = [_outputs(doc) for doc in sequential.pipe(_docs(sequential), batch_size=4)]
+    got = [_outputs(doc) for doc in mixed.pipe(_docs(mixed), batch_size=4)]
+    for a, b in zip(got, expected):
+        _assert_same(a, b)
 
 
 def test_mixed_forward_keeps_each_encoders_layer_mix(bert_dir):
