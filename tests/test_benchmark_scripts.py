@@ -320,3 +320,26 @@ def test_the_depth_trial_keeps_a_backbones_first_layers(bert_dir, tmp_path):
         assert torch.allclose(cut(ids).last_hidden_state, first)
     with pytest.raises(typer.BadParameter, match="--layers must be from 1 to the backbone's"):
         bench_depth.main(tmp_path / "none", layers=0, backbone=str(bert_dir))
+
+
+def test_families_benchmark_counts_each_methods_parameters(family_dirs, tmp_path):
+    """bench_families: the trainable counts are the prompts' (prefix x 2 x layers x hidden) and
+    with MAM the adapters' too; every speed is measured; the table has a row per backbone."""
+    import bench_families
+
+    rows = [bench_families.measure(name, family_dirs[name], prefix_length=4, batch_size=2, repeats=1)
+            for name in ("bert", "distilbert")]
+    for row in rows:
+        layers, hidden = row["layers"], row["hidden"]
+        prompts = 4 * 2 * layers * hidden
+        adapters = layers * (hidden * 32 + 32 + 32 * hidden + hidden)
+        assert row["p-tuning-v2_trainable"] == prompts
+        assert row["mam_trainable"] == prompts + adapters
+        assert row["mam_share"] == pytest.approx((prompts + adapters) / row["parameters"])
+        assert all(row[f"{m}_words_per_second"] > 0 for m in ("frozen", "p-tuning-v2", "mam"))
+    assert [r["family"] for r in rows] == ["bert", "distilbert"]
+    table = bench_families.markdown(rows, {"date": "d", "machine": "m", "threads": 1, "prefix_length": 4,
+                                           "batch_size": 2, "repeats": 1})
+    table_lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(table_lines) == 2 + len(rows)  # header, rule, one row per backbone
+    assert table_lines[2].startswith(f"| bert | bert | {rows[0]['parameters']:,} |") and table_lines[3].startswith("| distilbert |")
