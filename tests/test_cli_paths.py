@@ -103,7 +103,7 @@ def test_the_matrix_starts_from_arguments_that_work(places, tmp_path):
 def test_jsonl_lines_are_split_as_json_lines_define_them():
     """Every line in gives one line out, in order, whatever it holds: empty, blank, not UTF-8,
     a raw U+2028 or form feed inside a string, CRLF, a byte order mark, no final newline."""
-    from spacy_ptuning.ray_data import json_lines, parse_line
+    from spacy_ptuning.jsonl import json_lines, parse_line
 
     kinds = [
         b"", b"   ", b"\xff\xfe not utf-8", json.dumps({"text": "a\u2028b"}, ensure_ascii=False).encode(),
