@@ -17,6 +17,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -63,7 +64,6 @@ class Backbone:
     _model: Optional[torch.nn.Module] = field(default=None, repr=False)
     _tokenizer: Optional[object] = field(default=None, repr=False)
     _fingerprint: Optional[str] = field(default=None, repr=False)
-    _forward_arguments: Optional[frozenset] = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -129,16 +129,13 @@ class Backbone:
             inputs = {k: v for k, v in inputs.items() if k in accepted}
         return inputs
 
-    @property
+    @cached_property
     def forward_arguments(self) -> Optional[frozenset]:
         """Names the model's forward takes, or None when it also takes any keyword."""
-        if self._forward_arguments is None:
-            parameters = inspect.signature(self.model.forward).parameters.values()
-            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-                self._forward_arguments = frozenset(("*",))
-            else:
-                self._forward_arguments = frozenset(p.name for p in parameters)
-        return None if "*" in self._forward_arguments else self._forward_arguments
+        parameters = inspect.signature(self.model.forward).parameters.values()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            return None
+        return frozenset(p.name for p in parameters)
 
     @property
     def embedding_width(self) -> int:

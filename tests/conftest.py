@@ -110,7 +110,7 @@ def write_mpnet(path: Path, max_positions: int = 64) -> Path:
     return path
 
 
-def _tiny(config_cls, model_cls, tokenizer, **sizes):
+def _tiny(config_cls, tokenizer, **sizes):
     """Config of the tiny shape every test model shares, sized to the tokenizer."""
     shape = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                  intermediate_size=64)
@@ -125,7 +125,7 @@ def write_electra(path: Path, max_positions: int = 64) -> Path:
 
     tokenizer = _wordpiece_tokenizer(ElectraTokenizerFast, path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
                                      _chars()[:47], max_positions)
-    config = _tiny(ElectraConfig, ElectraModel, tokenizer, embedding_size=16, max_position_embeddings=max_positions)
+    config = _tiny(ElectraConfig, tokenizer, embedding_size=16, max_position_embeddings=max_positions)
     ElectraModel(config).save_pretrained(path)
     return path
 
@@ -136,7 +136,7 @@ def write_ernie(path: Path, max_positions: int = 64) -> Path:
 
     tokenizer = _wordpiece_tokenizer(BertTokenizerFast, path, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
                                      _chars(), max_positions)
-    config = _tiny(ErnieConfig, ErnieModel, tokenizer, max_position_embeddings=max_positions, type_vocab_size=2,
+    config = _tiny(ErnieConfig, tokenizer, max_position_embeddings=max_positions, type_vocab_size=2,
                    use_task_id=True, task_type_vocab_size=3)
     ErnieModel(config, add_pooling_layer=False).save_pretrained(path)
     return path
@@ -180,7 +180,7 @@ def write_deberta_v2(path: Path, max_positions: int = 64) -> Path:
     }), encoding="utf8")
     tokenizer = AutoTokenizer.from_pretrained(path)
     torch.manual_seed(0)
-    config = _tiny(DebertaV2Config, DebertaV2Model, tokenizer, max_position_embeddings=max_positions,
+    config = _tiny(DebertaV2Config, tokenizer, max_position_embeddings=max_positions,
                    relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=16,
                    max_relative_positions=-1, norm_rel_ebd="layer_norm", share_att_key=True,
                    position_biased_input=False, type_vocab_size=0, pad_token_id=0)
