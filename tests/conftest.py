@@ -191,9 +191,45 @@ def write_deberta_v2(path: Path, max_positions: int = 64) -> Path:
     return path
 
 
+def write_modernbert(path: Path, max_positions: int = 64) -> Path:
+    """A tiny ModernBERT (fused QKV, rotary positions with different bases in global and local
+    layers, pre-norm layers, gated feed-forward, no token types): layer 0 global, layer 1 local
+    with a window of 4 (each token sees 2 on either side), so test texts cross windows; a
+    byte-level BPE tokenizer with [CLS]/[SEP] templates, as ModernBERT's. Dropout rates are
+    set (ModernBERT's default is none) so the backbone-dropout tests have something to check."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import AutoTokenizer, ModernBertConfig, ModernBertModel
+
+    path.mkdir(parents=True, exist_ok=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    model = Tokenizer(models.BPE(unk_token="[UNK]"))
+    model.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    model.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, min_frequency=1, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    model.train_from_iterator([" ".join(WORDS)] * 5, trainer=trainer)
+    model.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    model.save(str(path / "tokenizer.json"))
+    named = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"), specials))
+    (path / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_positions,
+        "model_input_names": ["input_ids", "attention_mask"], "clean_up_tokenization_spaces": False, **named,
+    }), encoding="utf8")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    torch.manual_seed(0)
+    config = _tiny(ModernBertConfig, tokenizer, max_position_embeddings=max_positions, global_attn_every_n_layers=2,
+                   local_attention=4, pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2,
+                   eos_token_id=3, attention_dropout=0.1, mlp_dropout=0.1, embedding_dropout=0.1)
+    ModernBertModel(config).save_pretrained(path)
+    return path
+
+
 FAMILY_WRITERS = {
     "bert": write_bert, "roberta": write_roberta, "mpnet": write_mpnet, "electra": write_electra,
     "ernie": write_ernie, "distilbert": write_distilbert, "deberta-v2": write_deberta_v2,
+    "modernbert": write_modernbert,
 }
 
 

@@ -55,12 +55,19 @@ class _Reference(torch.nn.Module):
 
 
 class _BlockReference(_Reference):
-    """DistilBERT's feed-forward block written out by hand: lin2(act(lin1(x))) + scale *
-    up(relu(down(x))); the layer adds x and normalises after it."""
+    """A feed-forward block written out by hand, plus scale * up(relu(down(x))): DistilBERT's
+    lin2(act(lin1(x))) (the layer adds x and normalises after it), or ModernBERT's gated
+    Wo(act(a) * g) with a, g = Wi(x) halved (x: the pre-normed states; the layer adds the
+    block's output to its residual)."""
 
     def forward(self, x):
         inner, a = self.inner, self.adapter
-        return inner.lin2(inner.activation(inner.lin1(x))) + a.scale * a.up(torch.relu(a.down(x)))
+        if hasattr(inner, "Wi"):
+            half, gate = inner.Wi(x).chunk(2, dim=-1)
+            block = inner.Wo(inner.act(half) * gate)
+        else:
+            block = inner.lin2(inner.activation(inner.lin1(x)))
+        return block + a.scale * a.up(torch.relu(a.down(x)))
 
 
 @pytest.mark.parametrize("mode", ["deep", "none"])

@@ -6,6 +6,7 @@ import torch
 
 from spacy_ptuning.backbone import _no_pooler, get_backbone
 from spacy_ptuning.config import PromptConfig
+from spacy_ptuning.layers.families import family_of_model as model_family
 from spacy_ptuning.layers.prefix_attention import (
     _with_prompt_columns,
     install_prefix_attention,
@@ -70,16 +71,21 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
     m = 3
     captured = {}
 
-    def capture(name, index):
+    def capture(name, index, part=None):
         def hook(module, args, output):
-            captured[(name, index)] = output.view(batch, n, backbone.n_heads, -1).transpose(1, 2)[:, :, :m]
+            output = output if part is None else output.chunk(3, dim=-1)[part]  # fused [q; k; v]
+            captured[(name, index)] = output.view(batch, n, backbone.n_heads, -1).transpose(1, 2)
         return hook
 
     handles = []
     for i, layer in enumerate(family.encoder_layers(model)):
         inner = self_attention(layer, family)
-        handles += [getattr(inner, family.key).register_forward_hook(capture("k", i)),
-                    getattr(inner, family.value).register_forward_hook(capture("v", i))]
+        if family.qkv:
+            handles += [getattr(inner, family.qkv).register_forward_hook(capture(name, i, part))
+                        for name, part in (("k", 1), ("v", 2))]
+        else:
+            handles += [getattr(inner, family.key).register_forward_hook(capture("k", i)),
+                        getattr(inner, family.value).register_forward_hook(capture("v", i))]
     with torch.no_grad():
         types = torch.zeros_like(ids)
 
@@ -97,7 +103,10 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
         full = run(0)
         for handle in handles:
             handle.remove()
-        prompts = [(captured[("k", i)], captured[("v", i)]) for i in range(backbone.n_layers)]
+        if family.rotary:  # the full run's keys as its attention saw them: rotated by position
+            for i, layer in enumerate(family.encoder_layers(model)):
+                captured[("k", i)] = _rotated_by_transformers(model, layer, captured[("k", i)])
+        prompts = [(captured[("k", i)][:, :, :m], captured[("v", i)][:, :, :m]) for i in range(backbone.n_layers)]
         with prompts_active(prompts):
             rest = run(m)
         plain_after = run(m, positions=False)
@@ -108,7 +117,25 @@ def test_prompts_act_as_extra_keys_and_values(backbone_dir, attn_implementation)
 
 
 def _without_relative_positions(family) -> dict:
-    return {"relative_attention": False} if family.name == "deberta-v2" else {}
+    """DeBERTa without its relative terms; ModernBERT with windows wider than the test texts
+    (the full run's local layers would not let far tokens see the first ones, which as
+    prompts every token sees)."""
+    return {"deberta-v2": {"relative_attention": False}, "modernbert": {"local_attention": 256}}.get(family.name, {})
+
+
+def _rotated_by_transformers(model, layer, key: torch.Tensor) -> torch.Tensor:
+    """ModernBERT keys [batch, heads, n, head_dim] rotated at positions 0..n-1 by transformers'
+    own rotary code for that layer (the module's embedding on 4.x, the model's per layer type
+    on 5.x)."""
+    from transformers.models.modernbert import modeling_modernbert
+
+    positions = torch.arange(key.shape[2]).unsqueeze(0)
+    inner = self_attention(layer, model_family(model))
+    if hasattr(inner, "rotary_emb"):
+        cos, sin = inner.rotary_emb(key, position_ids=positions)
+    else:
+        cos, sin = model.rotary_emb(key, positions, layer.attention_type)
+    return modeling_modernbert.apply_rotary_pos_emb(key, key, cos, sin)[1]
 
 
 def test_deberta_prompt_columns_score_by_content_alone(family_dirs):
@@ -183,6 +210,59 @@ def test_mpnet_prompt_columns_get_no_position_bias(mpnet_dir):
         without = wrapper(hidden, None, position_bias=bias)[0]
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(without, inner(hidden, None, position_bias=bias)[0])  # no prompts: the module itself
+
+
+def test_modernbert_prompts_are_unrotated_and_seen_through_every_window(family_dirs):
+    """ModernBERT's local layer with prompts, against its attention written out by hand: the
+    tokens' queries and keys rotated by transformers' own rotary code, prompt keys as given,
+    each token attending to tokens at most 2 away (the tiny model's window of 4) and to every
+    prompt, however far it is from the start."""
+    import math
+
+    from transformers.models.modernbert import modeling_modernbert
+
+    backbone = get_backbone(family_dirs["modernbert"])
+    family, model = backbone.family, backbone.model
+    layer = family.encoder_layers(model)[1]
+    inner = self_attention(layer, family)
+    heads, size = backbone.n_heads, backbone.hidden_size // backbone.n_heads
+    ids, mask, types = _inputs(backbone)
+    batch, n = ids.shape
+    generator = torch.Generator().manual_seed(0)
+    prompts = [tuple(torch.randn((batch, heads, 3, size), generator=generator) for _ in range(2))
+               for _ in range(backbone.n_layers)]
+    seen = {}
+    handle = family.self_attention(layer).register_forward_hook(
+        lambda module, args, output: seen.update(hidden=args[0], output=output[0]))
+    try:
+        with torch.no_grad(), prompts_active(prompts):
+            model(**backbone.model_inputs(input_ids=ids, attention_mask=mask, token_type_ids=types))
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        q, k, v = (x.view(batch, n, heads, size).transpose(1, 2) for x in inner.Wqkv(seen["hidden"]).chunk(3, -1))
+        positions = torch.arange(n).unsqueeze(0)
+        if hasattr(inner, "rotary_emb"):  # transformers 4.x
+            cos, sin = inner.rotary_emb(q, position_ids=positions)
+        else:
+            cos, sin = model.rotary_emb(q, positions, "sliding_attention")
+        q, k = modeling_modernbert.apply_rotary_pos_emb(q, k, cos, sin)
+        prompt_key, prompt_value = prompts[1]
+        near = (positions.T - positions).abs() <= 2
+        keep = torch.cat([torch.ones((batch, 1, n, 3), dtype=torch.bool),
+                          near[None, None] & mask.bool()[:, None, None, :]], dim=-1)
+        scores = torch.cat([q @ prompt_key.transpose(-1, -2), q @ k.transpose(-1, -2)], dim=-1) / math.sqrt(size)
+        values = torch.cat([prompt_value, v], dim=2)
+
+        def attend(keep):
+            weights = torch.softmax(scores.masked_fill(~keep, torch.finfo(scores.dtype).min), dim=-1)
+            return inner.Wo((weights @ values).transpose(1, 2).reshape(batch, n, -1))
+
+        expected = attend(keep)
+    real = mask.bool()
+    assert n > 6  # some tokens are beyond the window of the first ones
+    torch.testing.assert_close(seen["output"][real], expected[real], atol=1e-5, rtol=1e-5)
+    assert (attend(torch.ones_like(keep))[real] - expected[real]).abs().max() > 1e-3  # the window matters
 
 
 @pytest.mark.parametrize("mask", [None, "bool", "additive"])
@@ -262,6 +342,24 @@ def test_activations_init_uses_each_layers_input_states(bert_dir):
     vocab = PromptedTransformer(PromptConfig(prefix_length=3, init="vocab", seed=1), backbone)
     vocab.initialize_from_backbone()
     assert not torch.allclose(vocab.prefix.table, table)  # the same tokens, other states
+
+
+def test_activations_init_reads_what_a_pre_norm_layer_attends_with(family_dirs):
+    """ModernBERT normalises a layer's input before its fused projection: a prompt's key and
+    value at layer 1 are Wqkv(attn_norm(states entering layer 1)), unrotated."""
+    backbone = get_backbone(family_dirs["modernbert"])
+    module = PromptedTransformer(PromptConfig(prefix_length=3, init="activations", seed=1), backbone)
+    module.initialize_from_backbone()
+    table = module.prefix.table.detach()
+    hidden = backbone.hidden_size
+    ids = torch.randint(0, backbone.model.get_input_embeddings().weight.shape[0], (3,),
+                        generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        states = backbone.model(input_ids=ids[None], output_hidden_states=True).hidden_states
+        layer1 = backbone.model.layers[1]
+        _, key, value = self_attention(layer1, backbone.family).Wqkv(layer1.attn_norm(states[1][0])).chunk(3, -1)
+    torch.testing.assert_close(table[:, 2 * hidden : 3 * hidden], key)
+    torch.testing.assert_close(table[:, 3 * hidden : 4 * hidden], value)
 
 
 def test_activations_init_longer_than_the_backbone_is_refused(bert_dir):

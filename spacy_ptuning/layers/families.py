@@ -6,7 +6,8 @@ query/key/value projections and head count are called, whether that module also
 applies the output projection, which extra score terms the tokens' columns get
 (prompt columns get none: a prompt has no position), how its feed-forward block
 takes an adapter, and how the model is called. Adding a family is one more
-`Family(...)` here (and, for extra score terms, a function) plus its tiny test model.
+`Family(...)` here (and, for extra score terms or rotary positions, a function) plus its
+tiny test model.
 """
 import inspect
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from torch import nn
 # arguments) -> (additive bias [batch or 1, heads, tokens, tokens] for the tokens' columns
 # or None, the content scores' scale or None for 1/sqrt(head_dim))
 ScoreTerms = Callable[[nn.Module, torch.Tensor, torch.Tensor, Dict[str, Any]], Tuple[Optional[torch.Tensor], Optional[float]]]
+# (self-attention module, query, key [batch, heads, tokens, head_dim], the call's bound
+# arguments) -> (query, key) at the tokens' positions; prompt keys join after, unrotated
+Rotary = Callable[[nn.Module, torch.Tensor, torch.Tensor, Dict[str, Any]], Tuple[torch.Tensor, torch.Tensor]]
+# (self-attention module, the call's bound arguments) -> the mask the tokens' columns get
+TokenMask = Callable[[nn.Module, Dict[str, Any]], Optional[torch.Tensor]]
 
 
 def position_bias_argument(name: str) -> ScoreTerms:
@@ -47,23 +53,62 @@ def deberta_disentangled(inner: nn.Module, query: torch.Tensor, key: torch.Tenso
     return bias.view(batch, heads, length, -1), scale
 
 
+def rotary_positions(inner: nn.Module, query: torch.Tensor, key: torch.Tensor, call: Dict[str, Any]):
+    """ModernBERT: the tokens' queries and keys rotated by their positions, from the layer's
+    (cos, sin) argument (transformers 5.x) or the module's own rotary embedding of the call's
+    position_ids (4.x), in float32 as 5.x does. Prompt keys join afterwards, unrotated: a
+    prompt has no position."""
+    cos_sin = call.get("position_embeddings")
+    if cos_sin is None:
+        cos_sin = inner.rotary_emb(query, position_ids=call["position_ids"])
+    cos, sin = (t.unsqueeze(1).float() for t in cos_sin)
+
+    def rotate(x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+    return rotate(query).to(query.dtype), rotate(key).to(key.dtype)
+
+
+def window_mask(inner: nn.Module, call: Dict[str, Any]) -> Optional[torch.Tensor]:
+    """ModernBERT: a local layer's tokens attend within their window (the sliding-window
+    mask argument on transformers 4.x; 5.x hands each layer its own mask already)."""
+    if getattr(inner, "local_attention", (-1, -1)) != (-1, -1) and call.get("sliding_window_mask") is not None:
+        return call["sliding_window_mask"]
+    return call["attention_mask"]
+
+
+def no_compile(model: nn.Module) -> None:
+    """ModernBERT on transformers 4.x compiles its feed-forward block on a GPU unless told not
+    to; the injection's wrappers run in eager mode."""
+    if hasattr(model.config, "reference_compile"):
+        model.config.reference_compile = False
+
+
 @dataclass(frozen=True)
 class Family:
     """One architecture family's layout, as the injection needs it.
 
     layers: dotted path from the model to its list of layers.
     attention: dotted path from a layer to its self-attention module.
-    query/key/value: the projection attributes; heads: the attribute holding the number of
-        heads; output: the output projection the module applies itself to the attention
-        context (MPNet's "o", DistilBERT's "out_lin"), or None (BERT's lives outside).
+    query/key/value: the projection attributes, or qkv: one fused projection whose output
+        is [queries; keys; values] (ModernBERT's "Wqkv"); heads: dotted path from the module
+        to its number of heads; output: the output projection the module applies itself to
+        the attention context (MPNet's "o", DistilBERT's "out_lin"), or None (BERT's lives
+        outside), and output_dropout the dropout after it (ModernBERT's "out_drop").
     keep_mask: the module's mask says 1/True = attend (DeBERTa), rather than an additive mask.
     score_terms: extra score terms of the tokens' columns and the scores' scale, or None.
+    rotary: rotates the tokens' queries and keys by position (ModernBERT), or None.
+    token_mask: picks the tokens' mask from the call (ModernBERT's local windows), or None
+        for its attention_mask. Prompt columns are visible to every token whatever its window.
+    attention_norm: pre-norm layers (ModernBERT): the layer's norm in front of self-attention.
     feed_forward: dotted path from a layer to the module an adapter joins; adds_input: that
         module's forward(hidden_states, input_tensor) adds its result to input_tensor before a
         layer norm (BERT's output), else forward(x) returns the block's output (DistilBERT's ffn).
     token_types: the model takes token_type_ids; roberta_positions: positions start after the
         padding index; sdpa: loads with attn_implementation="sdpa"; pooler: the model class
-        takes add_pooling_layer.
+        takes add_pooling_layer; after_load: adjusts a freshly loaded model (or None).
     """
 
     name: str
@@ -74,15 +119,21 @@ class Family:
     key: str = "key"
     value: str = "value"
     heads: str = "num_attention_heads"
+    qkv: Optional[str] = None
     output: Optional[str] = None
+    output_dropout: Optional[str] = None
     keep_mask: bool = False
     score_terms: Optional[ScoreTerms] = None
+    rotary: Optional[Rotary] = None
+    token_mask: Optional[TokenMask] = None
+    attention_norm: Optional[str] = None
     feed_forward: str = "output"
     adds_input: bool = True
     token_types: bool = True
     roberta_positions: bool = False
     sdpa: bool = True
     pooler: bool = True
+    after_load: Optional[Callable[[nn.Module], None]] = None
 
     def encoder_layers(self, model: nn.Module) -> nn.ModuleList:
         """The model's layers (TypeError when it does not have this family's layout)."""
@@ -90,6 +141,23 @@ class Family:
             return _get(model, self.layers)
         except AttributeError:
             raise TypeError(f"{type(model).__name__} has no {self.layers}: not a {self.name} encoder.") from None
+
+    def projections(self) -> Tuple[str, ...]:
+        """The attribute names of the self-attention module's query/key/value projection(s)."""
+        return (self.qkv,) if self.qkv else (self.query, self.key, self.value)
+
+    def n_heads(self, inner: nn.Module) -> int:
+        return int(_get(inner, self.heads))
+
+    def project(self, inner: nn.Module, states: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of states [..., hidden] as [..., heads * head_dim] each."""
+        if self.qkv:
+            return tuple(getattr(inner, self.qkv)(states).chunk(3, dim=-1))
+        return tuple(getattr(inner, name)(states) for name in (self.query, self.key, self.value))
+
+    def attention_input(self, layer: nn.Module, states: torch.Tensor) -> torch.Tensor:
+        """What the layer's self-attention reads from the states entering the layer."""
+        return _get(layer, self.attention_norm)(states) if self.attention_norm else states
 
     def self_attention(self, layer: nn.Module) -> nn.Module:
         """The (possibly wrapped) self-attention module of an encoder layer."""
@@ -145,6 +213,12 @@ FAMILIES = (
         "distilbert", ("distilbert",), layers="transformer.layer", attention="attention", query="q_lin",
         key="k_lin", value="v_lin", heads="n_heads", output="out_lin", feed_forward="ffn", adds_input=False,
         token_types=False, pooler=False,
+    ),
+    Family(
+        "modernbert", ("modernbert",), layers="layers", attention="attn", qkv="Wqkv",
+        heads="config.num_attention_heads", output="Wo", output_dropout="out_drop", rotary=rotary_positions,
+        token_mask=window_mask, attention_norm="attn_norm", feed_forward="mlp", adds_input=False,
+        token_types=False, pooler=False, after_load=no_compile,
     ),
     Family(
         "deberta-v2", ("deberta-v2",), query="query_proj", key="key_proj", value="value_proj", keep_mask=True,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .backbone_dropout import backbone_dropout_on
-from .families import BERT, Family, call_arguments, family_of_model
+from .families import BERT, Family, _get, call_arguments, family_of_model
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
@@ -58,18 +58,20 @@ class PrefixSelfAttention(nn.Module):
     Uses the wrapped module's query/key/value projections and head layout (named by its
     `Family`), so the backbone's weights and outputs are unchanged when no prompts are
     active. A family's extra score terms (MPNet's relative position bias, DeBERTa's
-    disentangled position scores) apply to the tokens' columns only: a prompt has no
-    position. Returns (output, None), which every supported family's layer accepts
+    disentangled position scores) and rotary positions (ModernBERT) apply to the tokens
+    only: a prompt has no position, and every token sees the prompts whatever its window. Returns (output, None), which every supported family's layer accepts
     (transformers 4.53 and 5.x).
     """
 
     def __init__(self, inner: nn.Module, layer_index: int, family: Family = BERT) -> None:
         super().__init__()
-        for name in (family.query, family.key, family.value, family.heads):
-            if not hasattr(inner, name):
+        for name in (*family.projections(), family.heads):
+            try:
+                _get(inner, name)
+            except AttributeError:
                 raise TypeError(
                     f"{type(inner).__name__} has no {name!r}: not a {family.name}-style self-attention module."
-                )
+                ) from None
         self.inner = inner
         self.layer_index = layer_index
         self.family = family
@@ -83,13 +85,13 @@ class PrefixSelfAttention(nn.Module):
         # "shallow" and "none" with backbone_dropout): attention computed here, with its dropout
         inner, family = self.inner, self.family
         call = call_arguments(self._signature, args, kwargs)
-        hidden_states, attention_mask = call["hidden_states"], call["attention_mask"]
+        hidden_states = call["hidden_states"]
+        attention_mask = family.token_mask(inner, call) if family.token_mask else call["attention_mask"]
         batch, length = hidden_states.shape[:2]
-        n_heads = int(getattr(inner, family.heads))
-        shape = (batch, length, n_heads, -1)
-        query = getattr(inner, family.query)(hidden_states).view(shape).transpose(1, 2)
-        key = getattr(inner, family.key)(hidden_states).view(shape).transpose(1, 2)
-        value = getattr(inner, family.value)(hidden_states).view(shape).transpose(1, 2)
+        shape = (batch, length, family.n_heads(inner), -1)
+        query, key, value = (x.view(shape).transpose(1, 2) for x in family.project(inner, hidden_states))
+        if family.rotary is not None:
+            query, key = family.rotary(inner, query, key, call)
         bias, scale = family.score_terms(inner, query, key, call) if family.score_terms else (None, None)
         if active is not None:
             prompt_key, prompt_value = active.key_values[self.layer_index]
@@ -109,6 +111,8 @@ class PrefixSelfAttention(nn.Module):
         context = context.transpose(1, 2).reshape(batch, length, -1)
         if family.output is not None:
             context = getattr(inner, family.output)(context)
+        if family.output_dropout is not None and (inner.training or backbone_dropout_on()):
+            context = nn.functional.dropout(context, _rate(inner), training=True)
         return context, None
 
 

@@ -6,6 +6,7 @@ from torch import nn
 
 from ..backbone import Backbone
 from ..config import PromptConfig
+from .families import Family
 from .prefix_attention import KeyValue, self_attention
 
 
@@ -82,9 +83,7 @@ class PrefixEncoder(nn.Module):
             parts = []
             family = backbone.family
             for layer, states in zip(layers, inputs):
-                attention = self_attention(layer, family)
-                parts.append(_linear(getattr(attention, family.key), states))
-                parts.append(_linear(getattr(attention, family.value), states))
+                parts += _keys_and_values(family, layer, states)
         return torch.cat(parts, dim=-1)
 
     def forward(self, batch_size: int, dropout: bool = False) -> torch.Tensor:
@@ -120,6 +119,15 @@ def _layer_inputs(backbone: Backbone, ids: torch.Tensor) -> List[torch.Tensor]:
         out = model(input_ids=ids[None].to(device), attention_mask=torch.ones((1, len(ids)), dtype=torch.long,
                     device=device), output_hidden_states=True)
     return [states[0].float().cpu() for states in out.hidden_states[: backbone.n_layers]]
+
+
+def _keys_and_values(family: Family, layer: nn.Module, states: torch.Tensor) -> List[torch.Tensor]:
+    """The keys and values [n, hidden] the layer's self-attention makes of states [n, hidden]
+    entering the layer, computed where its weights are and returned on the CPU in float32."""
+    weight = next(layer.parameters())
+    x = family.attention_input(layer, states.to(weight.device, weight.dtype))
+    _, key, value = family.project(self_attention(layer, family), x)
+    return [key.float().cpu(), value.float().cpu()]
 
 
 def _linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
