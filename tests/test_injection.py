@@ -326,28 +326,12 @@ def test_vocab_init_uses_backbone_keys(bert_dir):
     torch.testing.assert_close(table[:, : backbone.hidden_size], layer0.key(emb[ids]).detach())
 
 
-def test_activations_init_uses_each_layers_input_states(bert_dir):
-    backbone = get_backbone(bert_dir)
-    module = PromptedTransformer(PromptConfig(prefix_length=3, init="activations", seed=1), backbone)
-    module.initialize_from_backbone()
-    table = module.prefix.table.detach()
-    hidden = backbone.hidden_size
-    ids = torch.randint(0, backbone.model.get_input_embeddings().weight.shape[0], (3,),
-                        generator=torch.Generator().manual_seed(1))
-    states = backbone.model(input_ids=ids[None], output_hidden_states=True).hidden_states
-    layer1 = self_attention(backbone.model.encoder.layer[1])
-    # layer 1's key block (after layer 0's key and value) comes from the states entering layer 1
-    torch.testing.assert_close(table[:, 2 * hidden : 3 * hidden], layer1.key(states[1][0]).detach())
-    torch.testing.assert_close(table[:, 3 * hidden : 4 * hidden], layer1.value(states[1][0]).detach())
-    vocab = PromptedTransformer(PromptConfig(prefix_length=3, init="vocab", seed=1), backbone)
-    vocab.initialize_from_backbone()
-    assert not torch.allclose(vocab.prefix.table, table)  # the same tokens, other states
-
-
-def test_activations_init_reads_what_a_pre_norm_layer_attends_with(family_dirs):
-    """ModernBERT normalises a layer's input before its fused projection: a prompt's key and
-    value at layer 1 are Wqkv(attn_norm(states entering layer 1)), unrotated."""
-    backbone = get_backbone(family_dirs["modernbert"])
+@pytest.mark.parametrize("family", ["bert", "modernbert"])
+def test_activations_init_uses_what_each_layer_attends_with(family_dirs, family):
+    """Layer 1's key and value blocks (after layer 0's) come from the states entering layer 1
+    as its self-attention reads them: BERT projects them as they are; ModernBERT normalises
+    them first (pre-norm) and splits its fused projection, leaving the keys unrotated."""
+    backbone = get_backbone(family_dirs[family])
     module = PromptedTransformer(PromptConfig(prefix_length=3, init="activations", seed=1), backbone)
     module.initialize_from_backbone()
     table = module.prefix.table.detach()
@@ -355,11 +339,18 @@ def test_activations_init_reads_what_a_pre_norm_layer_attends_with(family_dirs):
     ids = torch.randint(0, backbone.model.get_input_embeddings().weight.shape[0], (3,),
                         generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        states = backbone.model(input_ids=ids[None], output_hidden_states=True).hidden_states
-        layer1 = backbone.model.layers[1]
-        _, key, value = self_attention(layer1, backbone.family).Wqkv(layer1.attn_norm(states[1][0])).chunk(3, -1)
+        states = backbone.model(input_ids=ids[None], output_hidden_states=True).hidden_states[1][0]
+        layer1 = backbone.family.encoder_layers(backbone.model)[1]
+        inner = self_attention(layer1, backbone.family)
+        if family == "bert":
+            key, value = inner.key(states), inner.value(states)
+        else:
+            _, key, value = inner.Wqkv(layer1.attn_norm(states)).chunk(3, dim=-1)
     torch.testing.assert_close(table[:, 2 * hidden : 3 * hidden], key)
     torch.testing.assert_close(table[:, 3 * hidden : 4 * hidden], value)
+    vocab = PromptedTransformer(PromptConfig(prefix_length=3, init="vocab", seed=1), backbone)
+    vocab.initialize_from_backbone()
+    assert not torch.allclose(vocab.prefix.table, table)  # the same tokens, other states
 
 
 def test_activations_init_longer_than_the_backbone_is_refused(bert_dir):
