@@ -117,18 +117,12 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
 # full fine-tuning's dev score has stopped rising (CoNLL: +0.4 in the 6th epoch; SQuAD v1.1 at 9
 # epochs peaks at 40.9 in the 7th and falls after, where 6 epochs ended at 34.9): equal epochs.
 RECIPES: Dict[str, Dict[str, Dict]] = {
-    # On SST-2 P-tuning v2's head learns at 1e-2 (full fine-tuning's head rate) and its prompts at
-    # 1e-1 (prompt_lr_scale 10): over seeds 0-2, 85.8 on average against 84.9 at one rate of 1e-2.
-    # SQuAD v1.1 keeps one rate of 1e-1: the same split scored 29.5 at seed 0 but 16.2 and 11.7 at
-    # seeds 1 and 2 (mean 19.1), one rate 20.9, 21.5 and 19.5 (mean 20.6); CoNLL keeps 5e-2 (head
-    # 1e-2 under prompts at 5e-2: 87.8 against 88.0). Prompt tuning and head only keep the one
-    # rate they were measured at.
-    # Prefix-tuning's MLP at 5e-4 on SST-2 too: at one rate (1e-2) it collapsed on the whole SST-2
-    # (35.6, GPU full run); split, the standard subset scores 85.4 against 86.0 at one rate
-    # MAM: P-tuning v2's recipe plus a parallel feed-forward adapter of width 32 at scale 4 per
-    # layer, the adapters at their own rate (adapter_lr_scale: a share of the run's rate; the
-    # recipe search's adapter trials chose it per data set); "adapters": the same adapters
-    # without prompts
+    # Per task (or data set with its own: BenchData.recipe_key) and method: run rate (lr), prompt
+    # length, epoch factor and component settings, each the best dev score of the recipe search
+    # (scripts/bench_search.py's TRIALS; results in benchmarks/results/recipe_search*.json).
+    # prompt_lr_scale and adapter_lr_scale are the prompts' and adapters' rates as shares of lr;
+    # MAM is P-tuning v2's recipe plus a parallel feed-forward adapter of width 32 at scale 4 per
+    # layer; "adapters" the same adapters without prompts.
     "textcat": {"p-tuning-v2": {"lr": 0.01, "prefix_length": 16, "encoder": {"prompt_lr_scale": 10.0}},
                 "mam": {"lr": 0.01, "prefix_length": 16,
                         "encoder": {"prompt_lr_scale": 10.0, "adapter_width": 32, "adapter_lr_scale": 0.03}},
@@ -143,11 +137,7 @@ RECIPES: Dict[str, Dict[str, Dict]] = {
                          "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
             "prefix-tuning": {"lr": 0.05, "prefix_length": 16, "encoder": {"prompt_lr_scale": 0.01}},
             "full-fine-tuning": {"epoch_factor": 2}},
-    # SQuAD's prompts start as random tokens' keys and values (configs/qa.cfg's init "vocab", so
-    # not repeated here): SQuAD v1.1 27.0, 30.4 and 32.4 at seeds 0-2 against 20.9, 21.5 and 19.5
-    # from the config's earlier N(0, 1) (N(0, 0.02): 25.5 at seed 0; "activations", keys at N(0, 1)'s
-    # scale: 21.0, 19.8, 20.7); with init vocab 1e-1 still beats slower rates over seeds 0-2 (mean
-    # 29.9 against 28.7 at 5e-2 and 27.1 at 3e-2)
+    # QA's prompts start as random tokens' keys and values: configs/qa.cfg's init "vocab"
     "qa": {"p-tuning-v2": {"lr": 0.1, "prefix_length": 16, "epoch_factor": 3},
            "mam": {"lr": 0.1, "prefix_length": 16, "epoch_factor": 3,
                    "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.003}},
@@ -157,10 +147,7 @@ RECIPES: Dict[str, Dict[str, Dict]] = {
            "prompt-tuning": {"lr": 0.1, "prefix_length": 16},
            "head-only": {"lr": 0.1, "prefix_length": 16},
            "full-fine-tuning": {"epoch_factor": 3}},
-    # SQuAD v2.0: at 1e-1 P-tuning v2 never learned spans on the whole data (forced-answer F1 at
-    # most 12.5 with either head); at 3e-2 with its own no-answer classifier it reached 42.5 in 3
-    # epochs (benchmarks/results/full-squad2-heads.json). The head at 1e-2 under prompts at 3e-2
-    # did not beat always-no-answer on the standard subset either (47.3; unmeasured on the whole data)
+    # SQuAD v2.0: a slower rate, and the span head's own no-answer classifier (SpanExtractor.v2)
     "squad2": {"p-tuning-v2": {"lr": 0.03, "prefix_length": 16, "epoch_factor": 3,
                                "model": {"@architectures": "spacy_ptuning.SpanExtractor.v2", "null_pooling": "cls"}},
                "mam": {"lr": 0.03, "prefix_length": 16, "epoch_factor": 3,
