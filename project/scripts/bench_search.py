@@ -121,7 +121,9 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "mam w32 a3e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.06}},
         {"name": "adapters w32 a1e-3", "method": "head-only", "epoch_factor": 2,
          "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.02}},
-        {"name": "mam w128 a3e-4", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.006}},
+        {"name": "mam w8 a1e-3", "encoder": {"adapter_width": 8, "adapter_lr_scale": 0.02}},
+        {"name": "mam w128 a1e-3", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.02}},
+        {"name": "mam w32 scale 1 a1e-3", "encoder": {"adapter_width": 32, "adapter_scale": 1.0, "adapter_lr_scale": 0.02}},
     ],
     "squad1": [
         # the shipped recipe is lr 1e-1 at 9 epochs since "lr 1e-1 (6 epochs)" beat the earlier
@@ -203,7 +205,9 @@ TRIALS: Dict[str, List[Dict]] = {
         {"name": "mam w32 a1e-3", "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.01}},
         {"name": "adapters w32 a1e-3", "method": "head-only", "epoch_factor": 3,
          "encoder": {"adapter_width": 32, "adapter_lr_scale": 0.01}},
+        {"name": "mam w8 a3e-4", "encoder": {"adapter_width": 8, "adapter_lr_scale": 0.003}},
         {"name": "mam w128 a3e-4", "encoder": {"adapter_width": 128, "adapter_lr_scale": 0.003}},
+        {"name": "mam w32 scale 1 a3e-4", "encoder": {"adapter_width": 32, "adapter_scale": 1.0, "adapter_lr_scale": 0.003}},
     ],
     "squad2": [
         # on the whole data (GPU, benchmarks/results/full-squad2-heads.json) P-tuning v2 at the
