@@ -363,18 +363,20 @@ def _load_tokenizer(path: Path, name: str):
 def _with_attention(load, family: Family, *args, **kwargs) -> torch.nn.Module:
     """load(*args, **kwargs) with sdpa attention where this transformers version's model of
     the family offers it (ELECTRA's does from 5.x), else eager; then the family's after_load."""
-    model = None
-    if family.sdpa:
-        try:
-            model = load(*args, attn_implementation="sdpa", **kwargs)
-        except ValueError as err:
-            if "scaled_dot_product_attention" not in str(err):
-                raise
-    if model is None:
-        model = load(*args, attn_implementation="eager", **kwargs)
+    model = _sdpa_or_eager(load, family, *args, **kwargs)
     if family.after_load is not None:
         family.after_load(model)
     return model
+
+
+def _sdpa_or_eager(load, family: Family, *args, **kwargs) -> torch.nn.Module:
+    if family.sdpa:
+        try:
+            return load(*args, attn_implementation="sdpa", **kwargs)
+        except ValueError as err:
+            if "scaled_dot_product_attention" not in str(err):
+                raise
+    return load(*args, attn_implementation="eager", **kwargs)
 
 
 def _no_pooler(family: Family) -> dict:

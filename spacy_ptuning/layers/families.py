@@ -146,6 +146,16 @@ class Family:
         """The attribute names of the self-attention module's query/key/value projection(s)."""
         return (self.qkv,) if self.qkv else (self.query, self.key, self.value)
 
+    def check_attention(self, inner: nn.Module) -> None:
+        """TypeError unless inner has this family's projections and head count."""
+        for name in (*self.projections(), self.heads):
+            try:
+                _get(inner, name)
+            except AttributeError:
+                raise TypeError(
+                    f"{type(inner).__name__} has no {name!r}: not a {self.name}-style self-attention module."
+                ) from None
+
     def n_heads(self, inner: nn.Module) -> int:
         return int(_get(inner, self.heads))
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .backbone_dropout import backbone_dropout_on
-from .families import BERT, Family, _get, call_arguments, family_of_model
+from .families import BERT, Family, call_arguments, family_of_model
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
@@ -59,19 +59,14 @@ class PrefixSelfAttention(nn.Module):
     `Family`), so the backbone's weights and outputs are unchanged when no prompts are
     active. A family's extra score terms (MPNet's relative position bias, DeBERTa's
     disentangled position scores) and rotary positions (ModernBERT) apply to the tokens
-    only: a prompt has no position, and every token sees the prompts whatever its window. Returns (output, None), which every supported family's layer accepts
-    (transformers 4.53 and 5.x).
+    only: a prompt has no position, and every token sees the prompts whatever its window.
+    Returns (output, None), which every supported family's layer accepts (transformers 4.53
+    and 5.x).
     """
 
     def __init__(self, inner: nn.Module, layer_index: int, family: Family = BERT) -> None:
         super().__init__()
-        for name in (*family.projections(), family.heads):
-            try:
-                _get(inner, name)
-            except AttributeError:
-                raise TypeError(
-                    f"{type(inner).__name__} has no {name!r}: not a {family.name}-style self-attention module."
-                ) from None
+        family.check_attention(inner)
         self.inner = inner
         self.layer_index = layer_index
         self.family = family
@@ -112,7 +107,8 @@ class PrefixSelfAttention(nn.Module):
         if family.output is not None:
             context = getattr(inner, family.output)(context)
         if family.output_dropout is not None and (inner.training or backbone_dropout_on()):
-            context = nn.functional.dropout(context, _rate(inner), training=True)
+            rate = float(getattr(getattr(inner, family.output_dropout), "p", 0.0))  # nn.Identity: none
+            context = nn.functional.dropout(context, rate, training=True)
         return context, None
 
 
