@@ -52,6 +52,20 @@ def test_squad_sample_is_seeded_across_articles_and_readable(tmp_path):
     assert len(every_answerable) == 12 and all(r.answers for r in every_answerable)
 
 
+def test_a_squad_source_may_join_files(tmp_path):
+    """squad2-cpu trains on train-v1.1 + train-v2.0: "+" joins SQuAD files into one sample, their
+    articles one after the other; asking for more questions than they hold names every file."""
+    first, second = _squad(tmp_path / "one.json"), _squad(tmp_path / "two.json")
+    data = benchmark.SETTINGS["squad2-cpu"]["squad2"]
+    joined = benchmark.draw_sample(data, Path(f"{first}+{second}"), tmp_path / "joined", 0, seed=0)
+    records, problems = read_squad(joined)
+    assert not problems and [r.qid for r in records] == [f"{a}-{p}-{q}" for _ in range(2)
+                                                         for a in range(3) for p in range(2) for q in range(3)]
+    assert data.train.count("+") == 1 and data.sample == {"train": 0, "dev": 0}
+    with pytest.raises(SystemExit, match=r"one\.json \+ .*two\.json: asked for 37 questions, it has 36"):
+        benchmark.draw_sample(data, Path(f"{first}+{second}"), tmp_path / "more", 37, seed=0)
+
+
 def test_the_full_setting_keeps_every_sst2_row(tmp_path):
     """sst2_sample with size 0 converts the whole TSV (a limit of 0 would keep nothing)."""
     from bench_data import sst2_sample
@@ -250,7 +264,7 @@ def test_a_search_output_keeps_one_seed(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["--setting", "nope"], "'nope': not one of quick, standard"),
-    (["--setting", "scaling", "--datasets", "conll"], "'conll': setting 'scaling' has sst2"),
+    (["--setting", "scaling", "--datasets", "squad1"], "'squad1': setting 'scaling' has sst2, conll"),
 ])
 def test_a_search_refuses_a_setting_or_data_set_it_does_not_have(tmp_path, args, fragment):
     """--setting picks another setting's subsets and budget; an unknown one, or a data set that

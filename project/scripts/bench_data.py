@@ -5,18 +5,24 @@ file (column files are read with a limit, nothing is written), SQuAD -> SQuAD JS
 holding a seeded sample of questions drawn across all articles: v1.1 trains on
 train-v1.1.json and is scored on the answerable questions of dev-v2.0.json (forced
 answers: SQuAD v1.1's metric); v2.0 trains on train-v2.0.json and is scored on dev-v2.0.json.
+A SQuAD sample may draw from several files at once (their articles one after the other).
 """
 import json
 import random
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Sequence, Union
 
 from sst2_to_spacy import main as sst2_to_spacy
 
 
-def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
-    """Write `n` questions of `source` (seeded, across articles; 0: all) as a SQuAD file `target`."""
-    data = json.loads(source.read_text(encoding="utf8"))
+def squad_sample(
+    source: Union[Path, Sequence[Path]], target: Path, n: int, seed: int, answerable_only: bool = False,
+) -> Path:
+    """Write `n` questions of `source` (seeded, across articles; 0: all) as a SQuAD file `target`;
+    several sources count as one file holding their articles in order."""
+    sources = [source] if isinstance(source, Path) else list(source)
+    read = [json.loads(s.read_text(encoding="utf8")) for s in sources]
+    data = {"version": read[0].get("version", ""), "data": [a for d in read for a in d["data"]]}
     found = [
         (a, p, q)
         for a, article in enumerate(data["data"])
@@ -25,7 +31,7 @@ def squad_sample(source: Path, target: Path, n: int, seed: int, answerable_only:
         if not answerable_only or (qa.get("answers") and not qa.get("is_impossible"))
     ]
     if n > len(found):
-        raise SystemExit(f"{source}: asked for {n} questions, it has {len(found)}")
+        raise SystemExit(f"{' + '.join(map(str, sources))}: asked for {n} questions, it has {len(found)}")
     keep = sorted(random.Random(seed).sample(found, n)) if n else found
     articles: Dict[int, Dict[int, list]] = {}
     for a, p, q in keep:

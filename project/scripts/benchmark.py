@@ -9,8 +9,11 @@ Settings:
 - standard: seeded subsets of the shared data (--shared-data) sized so that full fine-tuning
   converges on 2 CPU cores in about 90 minutes for all 20 runs: SST-2, CoNLL-2003, SQuAD v1.1
   (answerable questions) and SQuAD v2.0; each method with its recipe from RECIPES.
-- scaling: SST-2 on 1,000 training sentences, for comparing backbones of different sizes on
-  2 CPU cores (all-MiniLM-L6-v2 against all-mpnet-base-v2, scripts/get_mpnet.py).
+- scaling: SST-2 on 1,000 training sentences and CoNLL-2003 on 600, for comparing backbones of
+  different sizes on 2 CPU cores (all-MiniLM-L6-v2 against all-mpnet-base-v2, scripts/get_mpnet.py).
+- squad2-cpu: SQuAD v2.0 on the whole shared data (train-v1.1 + train-v2.0, 10,541 questions;
+  dev-v2.0, 1,996), in one epoch times the recipe's factor: about 90 minutes on one CPU core
+  for MAM (OMP_NUM_THREADS=1).
 - full: the same four data sets whole (sample size 0: every example), the standard setting's
   recipes and epochs, trained to the end (no early stop), meant for a GPU; --jobs runs several
   at once on one device.
@@ -83,12 +86,21 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
                             sample={"train": 400, "dev": 150}),
     },
     # the backbone-size comparison (all-MiniLM-L6-v2 against all-mpnet-base-v2) on 2 CPU cores:
-    # the standard SST-2 run on a third of its training sentences, so that a 110M backbone's full
-    # fine-tuning fits; both backbones on the same sample
+    # the standard SST-2 and CoNLL runs on a third of their training sentences (CoNLL: 2/3 of
+    # the epochs), so that a 110M backbone's full fine-tuning fits; both backbones on the same data
     "scaling": {
         "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",
                           {"epochs": 3, "eval_frequency": 20}, score="accuracy", ft_lr=1e-4,
                           sample={"train": 1000, "dev": 872}),
+        "conll": BenchData("ner", "{data}/conll2003/train.txt", "{data}/conll2003/dev.txt",
+                           {"train_limit": 600, "dev_limit": 300, "epochs": 2, "eval_frequency": 40,
+                            "batch_size": 16}, ft_lr=1e-4),
+    },
+    # SQuAD v2.0 on all the shared training questions in about 90 minutes of one CPU core
+    "squad2-cpu": {
+        "squad2": BenchData("qa", "{data}/squad/train-v1.1.json+{data}/squad/train-v2.0.json",
+                            "{data}/squad/dev-v2.0.json", {"epochs": 1, "eval_frequency": 400, "patience": 0},
+                            score="qa_f1", ft_lr=1e-4, recipes="squad2", sample={"train": 0, "dev": 0}),
     },
     "full": {
         "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",
@@ -211,10 +223,11 @@ def prepare(setting: str, output: Path, seed: int, shared_data: str, ner_data: s
 
 def draw_sample(data: BenchData, source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
     """A seeded sample of n examples (0: all of them) of a sampled data set (SST-2 or SQuAD),
-    written to target plus the format's suffix."""
+    written to target plus the format's suffix; a SQuAD source may join files with "+"."""
     if data.task == "textcat":
         return sst2_sample(source, target.with_suffix(".spacy"), n, seed)
-    return squad_sample(source, target.with_suffix(".json"), n, seed, answerable_only=answerable_only)
+    sources = [Path(part) for part in str(source).split("+")]
+    return squad_sample(sources, target.with_suffix(".json"), n, seed, answerable_only=answerable_only)
 
 
 def _python(*args: str, env: Optional[Dict[str, str]] = None) -> str:
