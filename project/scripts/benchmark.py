@@ -85,8 +85,9 @@ SETTINGS: Dict[str, Dict[str, BenchData]] = {
                             sample={"train": 400, "dev": 150}),
     },
     # the backbone-size comparison (all-MiniLM-L6-v2 against all-mpnet-base-v2) on 2 CPU cores:
-    # the standard SST-2 and CoNLL runs on a third of their training sentences (CoNLL: 2/3 of
-    # the epochs), so that a 110M backbone's full fine-tuning fits; both backbones on the same data
+    # the standard SST-2 and CoNLL runs on 1,000 of 3,000 and 600 of 2,000 training sentences
+    # (CoNLL: 4 epochs, not 6), so that a 110M backbone's full fine-tuning fits; both backbones
+    # on the same data
     "scaling": {
         "sst2": BenchData("textcat", "{data}/sst2/train.tsv", "{data}/sst2/dev.tsv",
                           {"epochs": 3, "eval_frequency": 20}, score="accuracy", ft_lr=1e-4,
