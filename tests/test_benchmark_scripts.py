@@ -54,16 +54,20 @@ def test_squad_sample_is_seeded_across_articles_and_readable(tmp_path):
 
 def test_a_squad_source_may_join_files(tmp_path):
     """squad2-cpu trains on train-v1.1 + train-v2.0: "+" joins SQuAD files into one sample, their
-    articles one after the other; asking for more questions than they hold names every file."""
-    first, second = _squad(tmp_path / "one.json"), _squad(tmp_path / "two.json")
+    articles one after the other; asking for more questions than they hold names every file.
+    The template is split before its folders are filled in: a folder's own "+" is kept."""
+    (tmp_path / "c++").mkdir()
+    first, second = _squad(tmp_path / "c++" / "one.json"), _squad(tmp_path / "c++" / "two.json")
     data = benchmark.SETTINGS["squad2-cpu"]["squad2"]
-    joined = benchmark.draw_sample(data, Path(f"{first}+{second}"), tmp_path / "joined", 0, seed=0)
+    sources = benchmark.source_paths("{data}/one.json+{data}/two.json", data=str(tmp_path / "c++"))
+    assert sources == [first, second]
+    joined = benchmark.draw_sample(data, sources, tmp_path / "joined", 0, seed=0)
     records, problems = read_squad(joined)
     assert not problems and [r.qid for r in records] == [f"{a}-{p}-{q}" for _ in range(2)
                                                          for a in range(3) for p in range(2) for q in range(3)]
     assert data.train.count("+") == 1 and data.sample == {"train": 0, "dev": 0}
     with pytest.raises(SystemExit, match=r"one\.json \+ .*two\.json: asked for 37 questions, it has 36"):
-        benchmark.draw_sample(data, Path(f"{first}+{second}"), tmp_path / "more", 37, seed=0)
+        benchmark.draw_sample(data, sources, tmp_path / "more", 37, seed=0)
 
 
 def test_the_full_setting_keeps_every_sst2_row(tmp_path):

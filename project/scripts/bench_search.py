@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 
 import typer
 
-from benchmark import SETTINGS, BenchData, _python, draw_sample, prepare, recipe, run_args
+from benchmark import SETTINGS, BenchData, _python, draw_sample, prepare, recipe, run_args, source_paths
 
 HERE = Path(__file__).resolve().parent
 # data set -> trials: a name and what it changes from the base recipe, the method's row of
@@ -298,7 +298,7 @@ def larger_sample(name: str, data: BenchData, shared_data: str, output: Path, si
     only for the data sets the standard setting samples (SST-2, SQuAD)."""
     if not data.sample:
         raise typer.BadParameter(f"train_size: {name} is not sampled; its train_limit sets the size")
-    return str(draw_sample(data, Path(data.train.format(data=shared_data)), output / "data" / f"{name}-train-{size}",
+    return str(draw_sample(data, source_paths(data.train, data=shared_data), output / "data" / f"{name}-train-{size}",
                            size, seed))
 
 

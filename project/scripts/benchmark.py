@@ -215,19 +215,28 @@ def prepare(setting: str, output: Path, seed: int, shared_data: str, ner_data: s
         train, dev = (p.format(data=shared_data, ner_data=ner_data, qa_data=qa_data) for p in (data.train, data.dev))
         if data.sample:
             folder = output / "data"
-            train = draw_sample(data, Path(train), folder / f"{name}-train", data.sample["train"], seed)
-            dev = draw_sample(data, Path(dev), folder / f"{name}-dev", data.sample["dev"], seed,
+            fields = dict(data=shared_data, ner_data=ner_data, qa_data=qa_data)
+            train = draw_sample(data, source_paths(data.train, **fields), folder / f"{name}-train", data.sample["train"], seed)
+            dev = draw_sample(data, source_paths(data.dev, **fields), folder / f"{name}-dev", data.sample["dev"], seed,
                               answerable_only=data.score == "qa_forced_f1")
         paths[name] = (str(train), str(dev))
     return paths
 
 
-def draw_sample(data: BenchData, source: Path, target: Path, n: int, seed: int, answerable_only: bool = False) -> Path:
-    """A seeded sample of n examples (0: all of them) of a sampled data set (SST-2 or SQuAD),
-    written to target plus the format's suffix; a SQuAD source may join files with "+"."""
+def source_paths(template: str, **fields: str) -> List[Path]:
+    """A data set's source files: its path template, where "+" joins several (SQuAD only),
+    split before the folders are filled in, so that a folder's own "+" stays part of its name."""
+    return [Path(part.format(**fields)) for part in template.split("+")]
+
+
+def draw_sample(
+    data: BenchData, sources: List[Path], target: Path, n: int, seed: int, answerable_only: bool = False,
+) -> Path:
+    """A seeded sample of n examples (0: all of them) of a sampled data set (SST-2 from one
+    file, SQuAD from one or several), written to target plus the format's suffix."""
     if data.task == "textcat":
+        (source,) = sources
         return sst2_sample(source, target.with_suffix(".spacy"), n, seed)
-    sources = [Path(part) for part in str(source).split("+")]
     return squad_sample(sources, target.with_suffix(".json"), n, seed, answerable_only=answerable_only)
 
 
