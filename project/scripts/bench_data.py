@@ -20,7 +20,7 @@ def squad_sample(
 ) -> Path:
     """Write `n` questions of `source` (seeded, across articles; 0: all) as a SQuAD file `target`;
     several sources count as one file holding their articles in order."""
-    sources = [Path(source)] if isinstance(source, (str, Path)) else list(source)
+    sources = [source] if isinstance(source, Path) else list(source)
     read = [json.loads(s.read_text(encoding="utf8")) for s in sources]
     data = {"version": read[0].get("version", ""), "data": [a for d in read for a in d["data"]]}
     found = [

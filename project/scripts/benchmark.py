@@ -213,12 +213,13 @@ def run_args(
 def prepare(setting: str, output: Path, seed: int, shared_data: str, ner_data: str, qa_data: str) -> Dict[str, tuple]:
     """Each data set's (train, dev) paths; for standard, its seeded subsets written under output/data."""
     paths = {}
+    fields = dict(data=shared_data, ner_data=ner_data, qa_data=qa_data)
     for name, data in SETTINGS[setting].items():
-        train, dev = (p.format(data=shared_data, ner_data=ner_data, qa_data=qa_data) for p in (data.train, data.dev))
+        train, dev = (p.format(**fields) for p in (data.train, data.dev))
         if data.sample:
             folder = output / "data"
-            fields = dict(data=shared_data, ner_data=ner_data, qa_data=qa_data)
-            train = draw_sample(data, source_paths(data.train, **fields), folder / f"{name}-train", data.sample["train"], seed)
+            train = draw_sample(data, source_paths(data.train, **fields), folder / f"{name}-train",
+                                data.sample["train"], seed)
             dev = draw_sample(data, source_paths(data.dev, **fields), folder / f"{name}-dev", data.sample["dev"], seed,
                               answerable_only=data.score == "qa_forced_f1")
         paths[name] = (str(train), str(dev))
