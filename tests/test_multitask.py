@@ -16,7 +16,9 @@ from test_ner import SENTENCES, ner_examples, ner_nlp
 from test_qa import DATA, qa_examples, qa_nlp
 from util import blank, encoder_cfg, textcat_examples, train, write_docbin
 
-CONFIG = Path(__file__).parent.parent / "spacy_ptuning" / "configs" / "multitask.cfg"
+ROOT = Path(__file__).parent.parent
+CONFIG = ROOT / "spacy_ptuning" / "configs" / "multitask.cfg"
+EVALUATE_MULTITASK = ROOT / "project" / "scripts" / "evaluate_multitask.py"
 
 
 def test_assembled_pipeline_matches_single_task_pipelines(bert_dir, tmp_path):
@@ -54,6 +56,7 @@ def test_assembled_pipeline_matches_single_task_pipelines(bert_dir, tmp_path):
     assert doc._.answers is None  # no question asked
     assert answer_question(multi, "who visited london", text) == answer_question(qa, "who visited london", text)
     _evaluate_each_task(multi, tmp_path)
+    _evaluate_with_the_project_script(tmp_path)
 
 
 def _evaluate_each_task(multi, tmp_path):
@@ -75,3 +78,22 @@ def _evaluate_each_task(multi, tmp_path):
     # each task's file holds no other task's examples: their scorers report None, never 0 or a crash
     scores = multi.evaluate(list(task_reader(ner_dev, "ner")(multi)))
     assert scores["cats_score"] is None and scores["qa_f1"] is None and scores["seqeval_f"] is not None
+
+
+def _evaluate_with_the_project_script(tmp_path):
+    """project/scripts/evaluate_multitask.py loads the pipeline once and writes, per task, the
+    scores evaluate_task gives (words/second aside); a missing data file stops it by name."""
+    dev = [tmp_path / "textcat.spacy", tmp_path / "ner.txt", tmp_path / "qa.json"]  # from _evaluate_each_task
+    prefix = tmp_path / "metrics" / "multitask-"
+    cmd = [sys.executable, str(EVALUATE_MULTITASK), str(tmp_path / "multi"), *map(str, dev), "--output-prefix", str(prefix)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    multi = spacy.load(tmp_path / "multi")
+    for task, path in zip(("textcat", "ner", "qa"), dev):
+        written = srsly.read_json(f"{prefix}{task}.json")
+        expected = evaluate_task(multi, path, task)
+        assert written.pop("words_per_second") > 0 and expected.pop("words_per_second") > 0
+        assert written == expected
+    cmd[4] = str(tmp_path / "missing.txt")  # the NER dev file
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode != 0 and "missing.txt: no such file or folder (ner dev data)" in run.stderr
