@@ -10,6 +10,7 @@ from pathlib import Path
 import spacy
 import typer
 
+from spacy_ptuning.cli.checks import fail, load_pipeline
 from spacy_ptuning.evaluation import evaluate_task
 
 
@@ -24,12 +25,15 @@ def main(
     data = {"textcat": textcat_dev, "ner": ner_dev, "qa": qa_dev}
     for task, path in data.items():
         if not path.exists():
-            raise SystemExit(f"{path}: no such file or folder ({task} dev data).")
+            fail(f"{path}: no such file or folder ({task} dev data).")
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
+    nlp = load_pipeline(model)
     for task, path in data.items():
-        scores = evaluate_task(nlp, path, task)
+        try:
+            scores = evaluate_task(nlp, path, task)
+        except ValueError as err:
+            fail(str(err))
         output = Path(f"{output_prefix}{task}.json")
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(scores, indent=2), encoding="utf8")
